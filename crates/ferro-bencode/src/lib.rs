@@ -1,0 +1,2 @@
+//! Bencode.
+#![deny(missing_docs)]

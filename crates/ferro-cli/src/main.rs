@@ -1,0 +1,2 @@
+//! The `ferro` command.
+fn main() {}

@@ -1,0 +1,2 @@
+//! The Mainline DHT of BEP 5. It will own the KRPC codec (ping, find_node, get_peers, announce_peer, errors), a Kademlia routing table with k = 8 buckets and a replacement cache, α = 3 iterative lookups, a token-checked peer store with expiry and per-IP rate limits, and a sans-IO node core that takes datagrams and `Instant`s and returns datagrams and timer deadlines, so that thousands of nodes can be simulated in one process. A tokio UDP driver will sit behind a feature.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Metainfo.
+#![deny(missing_docs)]

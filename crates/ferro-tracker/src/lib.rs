@@ -1,0 +1,2 @@
+//! Trackers.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Peer wire protocol.
+#![deny(missing_docs)]

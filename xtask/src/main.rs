@@ -1,0 +1,2 @@
+//! `cargo xtask`: Ferro's developer tasks.
+fn main() {}
