@@ -49,6 +49,7 @@
 mod bitfield;
 mod codec;
 mod error;
+mod extended;
 mod fast;
 mod handshake;
 mod message;
@@ -57,6 +58,7 @@ mod peer_id;
 pub use bitfield::Bitfield;
 pub use codec::{BLOCK_LEN, Config, MessageDecoder};
 pub use error::Error;
+pub use extended::{EXTENDED_HANDSHAKE_ID, ExtendedHandshake};
 pub use fast::{ALLOWED_FAST_COUNT, allowed_fast_set};
 pub use handshake::{HANDSHAKE_LEN, Handshake, HandshakeDecoder, PROTOCOL, Reserved};
 pub use message::{Block, BlockRequest, Message, PieceIndex, id};
