@@ -1,2 +1,104 @@
-//! `cargo xtask`: Ferro's developer tasks.
-fn main() {}
+//! `cargo xtask`: Ferro's developer tasks, one Rust program instead of shell scripts.
+//!
+//! - `cargo xtask interop [--no-install] [FILTER]`: installs the third-party clients
+//!   (Debian packages), runs every `interop_*` test of the workspace (they are
+//!   `#[ignore]`d in `cargo test`), prints a table and `N passed, N failed`.
+//! - `cargo xtask fuzz [--seconds N | --minutes N] [TARGET...]`: runs every cargo-fuzz
+//!   target (or those named) for the given time each, on stable (`-s none`).
+//! - `cargo xtask install-clients`: only the Debian packages interop needs.
+//! - `cargo xtask bench [CRATE]`: the criterion benches.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+mod fuzz;
+mod interop;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let result = match cmd {
+        "interop" => interop::run(rest),
+        "install-clients" => interop::install_clients(),
+        "fuzz" => fuzz::run(rest),
+        "bench" => bench(rest),
+        "help" | "--help" | "-h" => {
+            println!("{}", HELP);
+            Ok(())
+        }
+        other => Err(format!("unknown task {other:?}\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "usage: cargo xtask <task>
+  interop [--no-install] [FILTER]       interop tests against real clients (libtorrent, aria2, opentracker, ...)
+  install-clients                       install the Debian packages interop needs
+  fuzz [--seconds N|--minutes N] [T..]  run every fuzz target (default 20 s each)
+  bench [CRATE]                         criterion benchmarks (all crates, or one)";
+
+/// The workspace root (the parent of xtask/).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs a command to completion, failing on a non-zero exit.
+fn run_status(cmd: &mut Command) -> Result {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+/// Runs a command and returns its stdout.
+fn run_output(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn bench(args: &[String]) -> Result {
+    let mut c = cargo();
+    c.arg("bench");
+    match args.first() {
+        Some(krate) => c.args(["-p", krate]),
+        None => c.arg("--workspace"),
+    };
+    let start = Instant::now();
+    run_status(&mut c)?;
+    println!(
+        "benchmarks done in {:.0} s; criterion reports are in target/criterion",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

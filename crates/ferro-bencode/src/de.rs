@@ -256,10 +256,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de, '_> {
         match self.peek()? {
             b'd' => {
                 self.enter()?;
-                let value = v.visit_map(DictAccess {
-                    de: &mut *self,
-                    last_key: None,
-                })?;
+                let value = v.visit_map(DictAccess::new(&mut *self))?;
                 self.leave()?;
                 Ok(value)
             }
@@ -335,6 +332,21 @@ impl<'de> SeqAccess<'de> for Deserializer<'de, '_> {
 struct DictAccess<'a, 'de, 'o> {
     de: &'a mut Deserializer<'de, 'o>,
     last_key: Option<&'de [u8]>,
+    /// Keys seen so far; only needed once a key is out of order (lenient mode),
+    /// to find duplicates that are not adjacent.
+    seen: Vec<&'de [u8]>,
+    unsorted: Option<std::collections::HashSet<&'de [u8]>>,
+}
+
+impl<'a, 'de, 'o> DictAccess<'a, 'de, 'o> {
+    fn new(de: &'a mut Deserializer<'de, 'o>) -> Self {
+        DictAccess {
+            de,
+            last_key: None,
+            seen: Vec::new(),
+            unsorted: None,
+        }
+    }
 }
 
 impl<'de> MapAccess<'de> for DictAccess<'_, 'de, '_> {
@@ -364,8 +376,20 @@ impl<'de> MapAccess<'de> for DictAccess<'_, 'de, '_> {
                 std::cmp::Ordering::Greater if self.de.opts.strict => {
                     return Err(Error::new(ErrorKind::UnsortedKeys, at));
                 }
-                std::cmp::Ordering::Greater => {}
+                std::cmp::Ordering::Greater => {
+                    if self.unsorted.is_none() {
+                        self.unsorted = Some(self.seen.drain(..).collect());
+                    }
+                }
             }
+        }
+        match &mut self.unsorted {
+            Some(set) => {
+                if !set.insert(key) {
+                    return Err(Error::new(ErrorKind::DuplicateKey(key.to_vec()), at));
+                }
+            }
+            None => self.seen.push(key),
         }
         self.last_key = Some(key);
         seed.deserialize(&mut *self.de).map(Some)

@@ -112,7 +112,13 @@ fn key_order_and_duplicates() {
     );
     // Keys compare as raw bytes, not as text: "a" < "ab" < "b".
     assert!(decode_with(b"d1:ai1e2:abi2e1:bi3ee", &DecodeOptions::strict()).is_ok());
-    // serde path applies the same rules.
+    // serde path applies the same rules, including non-adjacent duplicates.
+    assert_eq!(
+        from_bytes::<OwnedValue>(b"d1:bi1e1:ai2e1:bi3ee")
+            .unwrap_err()
+            .kind(),
+        &ErrorKind::DuplicateKey(b"b".to_vec())
+    );
     assert_eq!(
         from_bytes::<OwnedValue>(b"d1:ai1e1:ai2ee")
             .unwrap_err()
