@@ -95,15 +95,6 @@ impl Encoder<Message> for MessageCodec {
     }
 }
 
-impl Encoder<&Message> for MessageCodec {
-    type Error = Error;
-
-    fn encode(&mut self, item: &Message, dst: &mut BytesMut) -> Result<(), Error> {
-        item.encode(dst);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
