@@ -70,3 +70,8 @@ pub use ferro_core::{InfoHash, PeerId};
 
 #[cfg(feature = "tokio")]
 pub mod tokio_codec;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
