@@ -129,7 +129,7 @@ impl MessageDecoder {
                     });
                 }
             }
-            let total = 4 + len as usize;
+            let total = (len as usize).saturating_add(4);
             if !is_known(msg_id) {
                 // BEP 3/BEP 10: ignore what we do not understand; never buffer it.
                 self.skipped += 1;

@@ -325,7 +325,7 @@ impl Message {
     /// exactly that frame; for tests, fuzzing and one-off use. Streams use the
     /// [`MessageDecoder`](crate::MessageDecoder).
     pub fn from_frame(frame: Bytes, pieces: Option<u32>) -> Result<Option<Message>, Error> {
-        let need = 4 + be_u32(&frame, 0) as usize;
+        let need = (be_u32(&frame, 0) as usize).saturating_add(4);
         if frame.len() < 4 || frame.len() < need {
             return Err(Error::Truncated {
                 have: frame.len(),
