@@ -97,6 +97,21 @@ impl Metainfo {
         self.info.info_hash()
     }
 
+    /// The torrent's name (shortcut for [`Info::name`]).
+    pub fn name(&self) -> &str {
+        self.info.name()
+    }
+
+    /// The files with safe relative paths (shortcut for [`Info::files`]).
+    pub fn files(&self) -> &[crate::FileEntry] {
+        self.info.files()
+    }
+
+    /// The file spans of piece `piece` (shortcut for [`Info::file_spans`]).
+    pub fn file_spans(&self, piece: u32) -> crate::FileSpans<'_> {
+        self.info.file_spans(piece)
+    }
+
     /// Bencodes the torrent, keys sorted. The `info` dictionary is written
     /// byte for byte as parsed, so the info-hash never changes.
     ///

@@ -89,7 +89,9 @@ fn single_file() {
     assert_eq!(m.info.last_piece_size(), 100_000 - 6 * 16384);
     assert_eq!(m.info.piece_size(6), Some(m.info.last_piece_size()));
     assert_eq!(m.info.piece_size(7), None);
-    assert_eq!(m.info.files()[0].path, Path::new("file.bin"));
+    assert_eq!(m.files()[0].path, Path::new("file.bin"));
+    assert_eq!(m.name(), "file.bin");
+    assert_eq!(m.file_spans(6).count(), 1);
     assert_eq!(m.comment.as_deref(), Some("hello"));
     assert_eq!(m.created_by.as_deref(), Some("gen.py"));
     assert_eq!(m.creation_date, Some(1_700_000_000));
