@@ -1,0 +1,64 @@
+//! Benches for the DHT's hot paths: KRPC decode/encode, routing-table lookups.
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ferro_dht::krpc;
+use ferro_dht::{NodeId, NodeInfo, RoutingConfig, RoutingTable};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+fn krpc_codec(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let nodes: Vec<NodeInfo> = (0..8u8)
+        .map(|i| NodeInfo {
+            id: NodeId(rng.random()),
+            addr: std::net::SocketAddr::from(([10, 0, 0, i], 6881)),
+        })
+        .collect();
+    let msg = krpc::Message {
+        transaction_id: b"abcd".to_vec(),
+        version: Some(b"FE\x00\x01".to_vec()),
+        read_only: false,
+        body: krpc::Body::Response(krpc::Response {
+            id: NodeId(rng.random()),
+            nodes,
+            nodes6: Vec::new(),
+            values: (0..20u16)
+                .map(|p| std::net::SocketAddr::from(([10, 1, 0, 1], p + 1)))
+                .collect(),
+            token: Some(vec![7; 8]),
+        }),
+    };
+    let bytes = krpc::encode(&msg);
+    c.bench_function("krpc_decode_get_peers_response", |b| {
+        b.iter(|| krpc::decode(black_box(&bytes)))
+    });
+    c.bench_function("krpc_encode_get_peers_response", |b| {
+        b.iter(|| krpc::encode(black_box(&msg)))
+    });
+}
+
+fn routing(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(2);
+    let now = Instant::now();
+    let own = NodeId(rng.random());
+    let mut table = RoutingTable::new(own, RoutingConfig::default(), now);
+    for i in 0..5000u32 {
+        let info = NodeInfo {
+            id: NodeId(rng.random()),
+            addr: std::net::SocketAddr::from((i.to_be_bytes(), 6881)),
+        };
+        table.insert(info, now);
+    }
+    let target = NodeId(rng.random());
+    c.bench_function("routing_closest_8", |b| {
+        b.iter(|| table.closest(black_box(&target), 8))
+    });
+    c.bench_function("routing_insert_existing", |b| {
+        let e = table.entries().next().map(|e| e.info);
+        b.iter(|| e.map(|e| table.clone().insert(e, now)))
+    });
+}
+
+criterion_group!(benches, krpc_codec, routing);
+criterion_main!(benches);

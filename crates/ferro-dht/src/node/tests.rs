@@ -1,0 +1,309 @@
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::*;
+use crate::krpc::{KrpcError, code};
+
+fn node(b: u8, cfg: DhtConfig, now: Instant) -> Node {
+    Node::new(cfg, NodeId([b; 20]), StdRng::seed_from_u64(b.into()), now)
+}
+
+fn addr(b: u8) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, b], 6881))
+}
+
+/// Delivers everything `from` has queued to `to`, returning what was sent.
+fn deliver(
+    from: &mut Node,
+    from_addr: SocketAddr,
+    to: &mut Node,
+    to_addr: SocketAddr,
+    now: Instant,
+) -> usize {
+    let mut n = 0;
+    while let Some(t) = from.poll_transmit() {
+        if t.to == to_addr {
+            to.handle_datagram(now, from_addr, &t.payload);
+            n += 1;
+        }
+    }
+    n
+}
+
+fn query(q: Query, tid: &[u8]) -> Vec<u8> {
+    krpc::encode(&Message {
+        transaction_id: tid.to_vec(),
+        version: None,
+        read_only: false,
+        body: Body::Query(q),
+    })
+}
+
+/// The first non-query datagram queued (a node may ping a stranger first).
+fn reply(n: &mut Node) -> Body {
+    std::iter::from_fn(|| n.poll_transmit())
+        .map(|t| krpc::decode(&t.payload).unwrap().body)
+        .find(|b| !matches!(b, Body::Query(_)))
+        .expect("a reply")
+}
+
+#[test]
+fn ping_pong_fills_both_tables() {
+    let now = Instant::now();
+    let (mut a, mut b) = (
+        node(1, DhtConfig::default(), now),
+        node(2, DhtConfig::default(), now),
+    );
+    a.add_node(addr(2), now);
+    assert_eq!(deliver(&mut a, addr(1), &mut b, addr(2), now), 1);
+    // b answers and, not knowing a, pings it back.
+    assert_eq!(deliver(&mut b, addr(2), &mut a, addr(1), now), 2);
+    assert_eq!(deliver(&mut a, addr(1), &mut b, addr(2), now), 1);
+    assert_eq!(a.routing_table().len(), 1);
+    assert_eq!(b.routing_table().len(), 1);
+    assert_eq!(
+        a.save_state().nodes,
+        vec![NodeInfo {
+            id: NodeId([2; 20]),
+            addr: addr(2)
+        }]
+    );
+}
+
+#[test]
+fn get_peers_then_announce_with_token() {
+    let now = Instant::now();
+    let mut b = node(2, DhtConfig::default(), now);
+    let ih = NodeId([9; 20]);
+    b.handle_datagram(
+        now,
+        addr(1),
+        &query(
+            Query::GetPeers {
+                id: NodeId([1; 20]),
+                info_hash: ih,
+                want: None,
+            },
+            b"g1",
+        ),
+    );
+    let Body::Response(r) = reply(&mut b) else {
+        panic!()
+    };
+    let token = r.token.expect("a token");
+    assert!(r.values.is_empty());
+    // Wrong token: error 203.
+    let bad = Query::AnnouncePeer {
+        id: NodeId([1; 20]),
+        info_hash: ih,
+        port: 7000,
+        token: b"nope".to_vec(),
+        implied_port: false,
+    };
+    b.handle_datagram(now, addr(1), &query(bad, b"a0"));
+    while let Some(t) = b.poll_transmit() {
+        if let Body::Error(KrpcError { code: c, .. }) = krpc::decode(&t.payload).unwrap().body {
+            assert_eq!(c, code::PROTOCOL);
+        }
+    }
+    // Same token from another IP: refused too.
+    let q = Query::AnnouncePeer {
+        id: NodeId([3; 20]),
+        info_hash: ih,
+        port: 7000,
+        token: token.clone(),
+        implied_port: false,
+    };
+    b.handle_datagram(now, addr(3), &query(q, b"a1"));
+    assert!(matches!(reply(&mut b), Body::Error(_)));
+    // implied_port: the source port is stored.
+    let q = Query::AnnouncePeer {
+        id: NodeId([1; 20]),
+        info_hash: ih,
+        port: 7000,
+        token,
+        implied_port: true,
+    };
+    b.handle_datagram(now, addr(1), &query(q, b"a2"));
+    let _ = b.poll_transmit();
+    b.handle_datagram(
+        now,
+        addr(4),
+        &query(
+            Query::GetPeers {
+                id: NodeId([4; 20]),
+                info_hash: ih,
+                want: None,
+            },
+            b"g2",
+        ),
+    );
+    let mut values = Vec::new();
+    while let Some(t) = b.poll_transmit() {
+        if let Body::Response(r) = krpc::decode(&t.payload).unwrap().body {
+            values.extend(r.values);
+        }
+    }
+    assert_eq!(values, vec![addr(1)]);
+}
+
+#[test]
+fn unknown_methods_and_garbage() {
+    let now = Instant::now();
+    let mut b = node(2, DhtConfig::default(), now);
+    b.handle_datagram(
+        now,
+        addr(1),
+        b"d1:ad2:id20:abcdefghij0123456789e1:q6:vote_x1:t2:xx1:y1:qe",
+    );
+    let Body::Error(e) = reply(&mut b) else {
+        panic!()
+    };
+    assert_eq!(e.code, code::METHOD_UNKNOWN);
+    b.handle_datagram(now, addr(1), b"\xff\x00garbage");
+    assert!(b.poll_transmit().is_none());
+    // A response nobody asked for is ignored.
+    let stray = krpc::encode(&Message {
+        transaction_id: b"zzzz".to_vec(),
+        version: None,
+        read_only: false,
+        body: Body::Response(Response::id_only(NodeId([5; 20]))),
+    });
+    b.handle_datagram(now, addr(5), &stray);
+    assert!(b.routing_table().is_empty());
+}
+
+#[test]
+fn rate_limit_drops_floods_and_read_only_is_silent() {
+    let now = Instant::now();
+    let cfg = DhtConfig {
+        rate_limit: Some(crate::RateLimitConfig {
+            burst: 5,
+            per_second: 1.0,
+            max_tracked: 8,
+        }),
+        ..DhtConfig::default()
+    };
+    let mut b = node(2, cfg, now);
+    for i in 0..20u8 {
+        b.handle_datagram(
+            now,
+            addr(1),
+            &query(
+                Query::Ping {
+                    id: NodeId([1; 20]),
+                },
+                &[i],
+            ),
+        );
+    }
+    let replies = std::iter::from_fn(|| b.poll_transmit())
+        .filter(|t| t.to == addr(1))
+        .count();
+    assert!(replies <= 6, "{replies}");
+    let mut ro = node(
+        3,
+        DhtConfig {
+            read_only: true,
+            ..DhtConfig::default()
+        },
+        now,
+    );
+    ro.handle_datagram(
+        now,
+        addr(1),
+        &query(
+            Query::Ping {
+                id: NodeId([1; 20]),
+            },
+            b"p",
+        ),
+    );
+    assert!(ro.poll_transmit().is_none());
+    // Its own queries carry ro=1, and the other side does not ping it back.
+    ro.add_node(addr(2), now);
+    let t = ro.poll_transmit().unwrap();
+    assert!(krpc::decode(&t.payload).unwrap().read_only);
+    let mut c = node(4, DhtConfig::default(), now);
+    c.handle_datagram(now, addr(3), &t.payload);
+    assert_eq!(
+        std::iter::from_fn(|| c.poll_transmit()).count(),
+        1,
+        "only the reply"
+    );
+}
+
+#[test]
+fn timeouts_fail_queries_and_finish_lookups() {
+    let now = Instant::now();
+    let mut a = node(1, DhtConfig::default(), now);
+    let lid = a.bootstrap(&[addr(2), addr(3)], now);
+    assert_eq!(std::iter::from_fn(|| a.poll_transmit()).count(), 2);
+    assert!(a.poll_event().is_none());
+    let deadline = a.poll_timeout().unwrap();
+    assert!(deadline <= now + Duration::from_secs(2));
+    a.handle_timeout(deadline);
+    let Some(Event::LookupDone {
+        lookup,
+        stats,
+        closest,
+        ..
+    }) = a.poll_event()
+    else {
+        panic!()
+    };
+    assert_eq!(lookup, lid);
+    assert_eq!(stats.failures, 2);
+    assert!(closest.is_empty());
+    // A lookup with nothing to ask finishes at once.
+    let lid = a.get_peers(InfoHash([1; 20]), now);
+    assert!(matches!(a.poll_event(), Some(Event::LookupDone { lookup, .. }) if lookup == lid));
+}
+
+#[test]
+fn replies_respect_amplification() {
+    let now = Instant::now();
+    let cfg = DhtConfig {
+        max_amplification: 2,
+        ..DhtConfig::loopback()
+    };
+    let mut b = node(2, cfg, now);
+    // Fill b's table via answered pings.
+    for i in 10..60u8 {
+        let mut other = node(i, DhtConfig::loopback(), now);
+        b.add_node(addr(i), now);
+        deliver(&mut b, addr(2), &mut other, addr(i), now);
+        deliver(&mut other, addr(i), &mut b, addr(2), now);
+    }
+    assert!(b.routing_table().len() >= 8);
+    let q = query(
+        Query::FindNode {
+            id: NodeId([1; 20]),
+            target: NodeId([0; 20]),
+            want: None,
+        },
+        b"f",
+    );
+    while b.poll_transmit().is_some() {}
+    b.handle_datagram(now, addr(1), &q);
+    let t = std::iter::from_fn(|| b.poll_transmit())
+        .find(|t| !matches!(krpc::decode(&t.payload).unwrap().body, Body::Query(_)))
+        .unwrap();
+    assert!(
+        t.payload.len() <= 2 * q.len(),
+        "{} > 2 × {}",
+        t.payload.len(),
+        q.len()
+    );
+    let Body::Response(r) = krpc::decode(&t.payload).unwrap().body else {
+        panic!()
+    };
+    assert!(
+        !r.nodes.is_empty() && r.nodes.len() < 8,
+        "{r:?} {}",
+        q.len()
+    );
+}

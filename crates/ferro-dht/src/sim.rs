@@ -1,0 +1,452 @@
+//! An in-process DHT network: N node cores, virtual time, configurable loss
+//! and latency, one seed for all randomness — the same seed gives the same run.
+//!
+//! Each node gets its own address (10.x.y.z:6881, never contacted: no socket
+//! exists). [`run`] bootstraps every node from one seed node, measures
+//! find_node lookups against the true closest node, then announces an
+//! info-hash from one node and looks it up from others.
+//!
+//! ```
+//! let report = ferro_dht::sim::run(&ferro_dht::sim::SimConfig { nodes: 50, ..Default::default() });
+//! assert_eq!(report.get_peers_found, report.get_peers_tried);
+//! println!("{report}");
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::InfoHash;
+use crate::config::DhtConfig;
+use crate::id::NodeId;
+use crate::lookup::{LookupId, LookupStats};
+use crate::node::{Event, Node};
+
+/// Simulation settings.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Nodes in the network, including the seed node.
+    pub nodes: usize,
+    /// Seed of every random choice (ids, loss, latency, node RNGs).
+    pub seed: u64,
+    /// Probability that a datagram is lost (0.0..1.0).
+    pub loss: f64,
+    /// One-way latency of every datagram, before jitter.
+    pub latency: Duration,
+    /// Up to this much is added to each datagram's latency, uniformly.
+    pub jitter: Duration,
+    /// Virtual time between two nodes joining.
+    pub join_interval: Duration,
+    /// Random find_node lookups measured after the bootstrap.
+    pub lookups: usize,
+    /// Nodes that look up the announced info-hash.
+    pub get_peers: usize,
+    /// Node settings (bootstrap routers are ignored).
+    pub dht: DhtConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            nodes: 1000,
+            seed: 1,
+            loss: 0.0,
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(30),
+            join_interval: Duration::from_millis(10),
+            lookups: 100,
+            get_peers: 20,
+            dht: DhtConfig {
+                bootstrap_nodes: Vec::new(),
+                ..DhtConfig::default()
+            },
+        }
+    }
+}
+
+/// What a simulation measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SimReport {
+    /// Nodes simulated.
+    pub nodes: usize,
+    /// Datagrams sent during the whole run.
+    pub datagrams: u64,
+    /// Datagrams dropped by the simulated loss.
+    pub dropped: u64,
+    /// Virtual time the run took.
+    pub virtual_time: Duration,
+    /// Mean routing-table size after bootstrap.
+    pub mean_table_size: f64,
+    /// Smallest routing table after bootstrap.
+    pub min_table_size: usize,
+    /// find_node lookups measured.
+    pub lookups: usize,
+    /// Lookups whose nearest answer was the true nearest node of the network.
+    pub lookups_found_closest: usize,
+    /// Mean and largest number of rounds per lookup.
+    pub mean_rounds: f64,
+    /// Largest number of rounds of one lookup.
+    pub max_rounds: u32,
+    /// Mean queries sent per lookup.
+    pub mean_queries: f64,
+    /// Mean virtual time per lookup.
+    pub mean_lookup_time: Duration,
+    /// log2 of the node count, for comparison with the rounds.
+    pub log2_nodes: f64,
+    /// Nodes that the announce reached (announce_peer answered).
+    pub announced_to: u32,
+    /// get_peers lookups run after the announce.
+    pub get_peers_tried: usize,
+    /// Of them, those that found the announcing peer.
+    pub get_peers_found: usize,
+}
+
+impl fmt::Display for SimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "nodes                      {}", self.nodes)?;
+        writeln!(
+            f,
+            "datagrams (dropped)        {} ({})",
+            self.datagrams, self.dropped
+        )?;
+        writeln!(
+            f,
+            "virtual time               {:.1} s",
+            self.virtual_time.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "routing table size         mean {:.1}, min {}",
+            self.mean_table_size, self.min_table_size
+        )?;
+        writeln!(
+            f,
+            "find_node lookups          {} ({} found the true closest node)",
+            self.lookups, self.lookups_found_closest
+        )?;
+        writeln!(
+            f,
+            "rounds per lookup          mean {:.2}, max {} (log2 N = {:.1})",
+            self.mean_rounds, self.max_rounds, self.log2_nodes
+        )?;
+        writeln!(
+            f,
+            "queries per lookup         mean {:.1}",
+            self.mean_queries
+        )?;
+        writeln!(
+            f,
+            "virtual time per lookup    mean {:.0} ms",
+            self.mean_lookup_time.as_secs_f64() * 1000.0
+        )?;
+        writeln!(f, "announce reached           {} nodes", self.announced_to)?;
+        write!(
+            f,
+            "get_peers found announcer  {}/{}",
+            self.get_peers_found, self.get_peers_tried
+        )
+    }
+}
+
+struct Datagram {
+    at: Instant,
+    seq: u64,
+    to: usize,
+    from: SocketAddr,
+    payload: Vec<u8>,
+}
+
+impl PartialEq for Datagram {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Datagram {}
+impl PartialOrd for Datagram {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Datagram {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// A simulated network of node cores.
+pub struct Sim {
+    cfg: SimConfig,
+    nodes: Vec<Node>,
+    addrs: Vec<SocketAddr>,
+    index: HashMap<SocketAddr, usize>,
+    start: Instant,
+    now: Instant,
+    net: BinaryHeap<Reverse<Datagram>>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    rng: StdRng,
+    seq: u64,
+    datagrams: u64,
+    dropped: u64,
+    done: HashMap<(usize, LookupId), Event>,
+}
+
+/// The simulated address of node `i`: unique per node, never contacted.
+pub fn sim_addr(i: usize) -> SocketAddr {
+    let i = u32::try_from(i).unwrap_or(u32::MAX) & 0x00ff_ffff;
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 | i), 6881))
+}
+
+impl Sim {
+    /// Creates the nodes (none bootstrapped yet).
+    pub fn new(cfg: SimConfig) -> Self {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let start = Instant::now();
+        let mut nodes = Vec::with_capacity(cfg.nodes);
+        let mut addrs = Vec::with_capacity(cfg.nodes);
+        let mut index = HashMap::with_capacity(cfg.nodes);
+        for i in 0..cfg.nodes {
+            let id = NodeId::random(&mut rng);
+            let node_rng = StdRng::seed_from_u64(rng.random());
+            nodes.push(Node::new(cfg.dht.clone(), id, node_rng, start));
+            addrs.push(sim_addr(i));
+            index.insert(sim_addr(i), i);
+        }
+        Sim {
+            cfg,
+            nodes,
+            addrs,
+            index,
+            start,
+            now: start,
+            net: BinaryHeap::new(),
+            timers: BinaryHeap::new(),
+            rng,
+            seq: 0,
+            datagrams: 0,
+            dropped: 0,
+            done: HashMap::new(),
+        }
+    }
+
+    /// The node cores.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Calls `f` on node `i` at the current time and routes what it sends.
+    pub fn with_node<T>(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant) -> T) -> Option<T> {
+        let now = self.now;
+        let out = f(self.nodes.get_mut(i)?, now);
+        self.flush(i);
+        Some(out)
+    }
+
+    fn flush(&mut self, i: usize) {
+        let Some(node) = self.nodes.get_mut(i) else {
+            return;
+        };
+        let from = self.addrs.get(i).copied().unwrap_or_else(|| sim_addr(i));
+        while let Some(t) = node.poll_transmit() {
+            self.datagrams += 1;
+            let Some(&to) = self.index.get(&t.to) else {
+                self.dropped += 1;
+                continue;
+            };
+            if self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss.clamp(0.0, 1.0)) {
+                self.dropped += 1;
+                continue;
+            }
+            let jitter = self.cfg.jitter.mul_f64(self.rng.random::<f64>());
+            self.seq += 1;
+            self.net.push(Reverse(Datagram {
+                at: self.now + self.cfg.latency + jitter,
+                seq: self.seq,
+                to,
+                from,
+                payload: t.payload,
+            }));
+        }
+        while let Some(ev) = node.poll_event() {
+            if let Event::LookupDone { lookup, .. } = &ev {
+                self.done.insert((i, *lookup), ev);
+            }
+        }
+        if let Some(t) = node.poll_timeout() {
+            self.timers.push(Reverse((t, i)));
+        }
+    }
+
+    /// Processes the next datagram or timer at or before `until`; false if none.
+    fn step(&mut self, until: Instant) -> bool {
+        let net_at = self.net.peek().map(|Reverse(d)| d.at);
+        let timer_at = self.timers.peek().map(|Reverse((t, _))| *t);
+        let next = match (net_at, timer_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return false,
+        };
+        if next > until {
+            return false;
+        }
+        self.now = self.now.max(next);
+        if net_at == Some(next) {
+            if let Some(Reverse(d)) = self.net.pop()
+                && let Some(node) = self.nodes.get_mut(d.to)
+            {
+                node.handle_datagram(self.now, d.from, &d.payload);
+                self.flush(d.to);
+            }
+        } else if let Some(Reverse((_, i))) = self.timers.pop()
+            && let Some(node) = self.nodes.get_mut(i)
+        {
+            // Timer entries go stale when a node's deadline moves; skip those.
+            if node.poll_timeout().is_some_and(|t| t <= self.now) {
+                node.handle_timeout(self.now);
+                self.flush(i);
+            }
+        }
+        true
+    }
+
+    /// Runs the network until virtual time `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while self.step(until) {}
+        self.now = self.now.max(until);
+    }
+
+    /// Runs until node `i`'s lookup `lid` finishes (bounded by an hour of
+    /// virtual time) and returns its [`Event::LookupDone`].
+    pub fn wait_lookup(&mut self, i: usize, lid: LookupId) -> Option<Event> {
+        let limit = self.now + Duration::from_secs(3600);
+        loop {
+            if let Some(ev) = self.done.remove(&(i, lid)) {
+                return Some(ev);
+            }
+            if !self.step(limit) {
+                return self.done.remove(&(i, lid));
+            }
+        }
+    }
+
+    /// Starts node `i` at the current time, bootstrapping from node `seed`.
+    pub fn join(&mut self, i: usize, seed: usize) -> Option<LookupId> {
+        let seed_addr = *self.addrs.get(seed)?;
+        self.with_node(i, |n, now| n.bootstrap(&[seed_addr], now))
+    }
+}
+
+fn stats_of(ev: &Event) -> Option<(&LookupStats, &[crate::NodeInfo], &[SocketAddr])> {
+    match ev {
+        Event::LookupDone {
+            stats,
+            closest,
+            peers,
+            ..
+        } => Some((stats, closest, peers)),
+        Event::Peers { .. } => None,
+    }
+}
+
+/// Bootstraps `cfg.nodes` nodes from node 0, then measures lookups and an
+/// announce. Deterministic for a given [`SimConfig`].
+pub fn run(cfg: &SimConfig) -> SimReport {
+    let mut sim = Sim::new(cfg.clone());
+    let n = cfg.nodes;
+    let mut report = SimReport {
+        nodes: n,
+        log2_nodes: (n.max(1) as f64).log2(),
+        ..SimReport::default()
+    };
+    if n < 2 {
+        return report;
+    }
+    // Join one by one, as a network grows.
+    for i in 1..n {
+        let at = sim.now + cfg.join_interval;
+        sim.run_until(at);
+        sim.join(i, 0);
+    }
+    let settle = sim.now + Duration::from_secs(30);
+    sim.run_until(settle);
+    let sizes: Vec<usize> = sim.nodes.iter().map(|n| n.routing_table().len()).collect();
+    report.mean_table_size = sizes.iter().sum::<usize>() as f64 / n as f64;
+    report.min_table_size = sizes.iter().copied().min().unwrap_or(0);
+
+    // find_node toward random targets, checked against the true nearest node.
+    let ids: Vec<NodeId> = sim.nodes.iter().map(Node::id).collect();
+    let mut rounds = 0u64;
+    let mut queries = 0u64;
+    let mut time = Duration::ZERO;
+    for _ in 0..cfg.lookups {
+        let from = sim.rng.random_range(0..n);
+        let target = NodeId::random(&mut sim.rng);
+        let truth = ids
+            .iter()
+            .filter(|id| **id != ids[from])
+            .min_by_key(|id| target.distance(id))
+            .copied();
+        let started = sim.now;
+        let Some(lid) = sim.with_node(from, |node, now| node.find_node(target, now)) else {
+            continue;
+        };
+        let Some(ev) = sim.wait_lookup(from, lid) else {
+            continue;
+        };
+        time += sim.now.saturating_duration_since(started);
+        if let Some((stats, closest, _)) = stats_of(&ev) {
+            report.lookups += 1;
+            rounds += u64::from(stats.rounds);
+            queries += u64::from(stats.queries);
+            report.max_rounds = report.max_rounds.max(stats.rounds);
+            if closest.first().map(|c| c.id) == truth {
+                report.lookups_found_closest += 1;
+            }
+        }
+    }
+    if report.lookups > 0 {
+        report.mean_rounds = rounds as f64 / report.lookups as f64;
+        report.mean_queries = queries as f64 / report.lookups as f64;
+        report.mean_lookup_time = time / report.lookups as u32;
+    }
+
+    // Announce from one node, look the info-hash up from others.
+    let info_hash = InfoHash(sim.rng.random());
+    let announcer = sim.rng.random_range(0..n);
+    let port = 51413;
+    if let Some(lid) = sim.with_node(announcer, |node, now| {
+        node.announce(info_hash, Some(port), now)
+    }) && let Some(ev) = sim.wait_lookup(announcer, lid)
+        && let Some((stats, _, _)) = stats_of(&ev)
+    {
+        report.announced_to = stats.announced;
+    }
+    let want = SocketAddr::new(sim_addr(announcer).ip(), port);
+    for _ in 0..cfg.get_peers {
+        // The announcer does not store itself; ask from any other node.
+        let from = (announcer + sim.rng.random_range(1..n)) % n;
+        report.get_peers_tried += 1;
+        let Some(lid) = sim.with_node(from, |node, now| node.get_peers(info_hash, now)) else {
+            continue;
+        };
+        if let Some(ev) = sim.wait_lookup(from, lid)
+            && let Some((_, _, peers)) = stats_of(&ev)
+            && peers.contains(&want)
+        {
+            report.get_peers_found += 1;
+        }
+    }
+    report.datagrams = sim.datagrams;
+    report.dropped = sim.dropped;
+    report.virtual_time = sim.now.saturating_duration_since(sim.start);
+    report
+}
