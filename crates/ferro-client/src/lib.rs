@@ -1,2 +1,12 @@
-//! The BitTorrent client that composes Ferro's protocol crates. It will own the session (listener, DHT, torrents, persisted state), torrents (metadata, piece picker, peers from every source, choker, tracker announcer), one task per peer connection, disk storage with hashing off the async threads, and resume data.
+//! Ferro's BitTorrent client.
 #![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod error;
+pub mod picker;
+pub mod storage;
+
+pub use error::Error;
