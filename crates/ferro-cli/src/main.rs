@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod create;
 mod info;
 mod output;
+mod tracker;
 
 /// What a subcommand returns; the error becomes `ferro: error: <message>`.
 pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -30,6 +31,8 @@ enum Command {
     Info(info::Args),
     /// Make a .torrent file from a file or a directory.
     Create(create::Args),
+    /// Run a BitTorrent tracker (HTTP and/or UDP) until Ctrl-C.
+    Tracker(tracker::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(args),
         Command::Create(args) => create::run(args),
+        Command::Tracker(args) => tracker::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
