@@ -7,11 +7,13 @@
 //!   target (or those named) for the given time each, on stable (`-s none`).
 //! - `cargo xtask install-clients`: only the Debian packages interop needs.
 //! - `cargo xtask bench [CRATE]`: the criterion benches.
+//! - `cargo xtask dht-sim --nodes N`: ferro-dht's simulator of N nodes with virtual time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+mod dht_sim;
 mod fuzz;
 mod interop;
 
@@ -28,6 +30,8 @@ fn main() -> ExitCode {
         "install-clients" => interop::install_clients(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
+        "dht-sim" => dht_sim::run(rest),
+        "dht-sim-release" => dht_sim::run_release(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -47,7 +51,9 @@ const HELP: &str = "usage: cargo xtask <task>
   interop [--no-install] [FILTER]       interop tests against real clients (libtorrent, aria2, opentracker, ...)
   install-clients                       install the Debian packages interop needs
   fuzz [--seconds N|--minutes N] [T..]  run every fuzz target (default 20 s each)
-  bench [CRATE]                         criterion benchmarks (all crates, or one)";
+  bench [CRATE]                         criterion benchmarks (all crates, or one)
+  dht-sim --nodes N [--loss P] [--seed S] [--lookups L]
+                                        simulate a DHT of N nodes in one process (release build)";
 
 /// The workspace root (the parent of xtask/).
 fn root() -> PathBuf {

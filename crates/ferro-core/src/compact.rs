@@ -13,7 +13,7 @@ pub const V6_LEN: usize = 18;
 
 /// Decodes a list of 6-byte IPv4 peers. A length that is not a multiple of 6 is an error.
 pub fn decode_v4(bytes: &[u8]) -> Result<Vec<SocketAddr>, Error> {
-    if bytes.len() % V4_LEN != 0 {
+    if !bytes.len().is_multiple_of(V4_LEN) {
         return Err(Error::CompactLength {
             len: bytes.len(),
             entry: V4_LEN,
@@ -27,7 +27,7 @@ pub fn decode_v4(bytes: &[u8]) -> Result<Vec<SocketAddr>, Error> {
 
 /// Decodes a list of 18-byte IPv6 peers. A length that is not a multiple of 18 is an error.
 pub fn decode_v6(bytes: &[u8]) -> Result<Vec<SocketAddr>, Error> {
-    if bytes.len() % V6_LEN != 0 {
+    if !bytes.len().is_multiple_of(V6_LEN) {
         return Err(Error::CompactLength {
             len: bytes.len(),
             entry: V6_LEN,
