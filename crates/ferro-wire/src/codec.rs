@@ -142,10 +142,22 @@ impl MessageDecoder {
                 buf.reserve(total - buf.len());
                 return Ok(None);
             }
-            let mut frame = buf.split_to(total);
-            frame.advance(5);
-            let payload = frame.freeze();
-            if let Some(m) = Message::from_payload(msg_id, payload, self.config.piece_count)? {
+            let parsed = if msg_id == id::PIECE || msg_id == id::EXTENDED {
+                // Hand the bytes out as they are: split the frame off the read
+                // buffer and freeze it; the block is a view, never a copy.
+                let mut frame = buf.split_to(total);
+                frame.advance(5);
+                Message::from_payload(msg_id, frame.freeze(), self.config.piece_count)?
+            } else {
+                let m = Message::from_small_payload(
+                    msg_id,
+                    buf.get(5..total).unwrap_or_default(),
+                    self.config.piece_count,
+                )?;
+                buf.advance(total);
+                m
+            };
+            if let Some(m) = parsed {
                 return Ok(Some(m));
             }
         }

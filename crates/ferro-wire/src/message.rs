@@ -228,6 +228,55 @@ impl Message {
         payload: Bytes,
         pieces: Option<u32>,
     ) -> Result<Option<Message>, Error> {
+        match msg_id {
+            id::PIECE => Self::piece(payload, pieces).map(Some),
+            id::EXTENDED => Self::extended(payload).map(Some),
+            _ => Self::from_small_payload(msg_id, &payload, pieces),
+        }
+    }
+
+    /// `piece`: the block stays a view of `payload`.
+    fn piece(payload: Bytes, pieces: Option<u32>) -> Result<Message, Error> {
+        if payload.len() < 8 {
+            return Err(Error::PayloadLength {
+                id: id::PIECE,
+                len: payload.len(),
+                expected: "at least 8",
+            });
+        }
+        let index = be_u32(&payload, 0);
+        if let Some(n) = pieces
+            && index >= n
+        {
+            return Err(Error::PieceIndex { index, pieces: n });
+        }
+        Ok(Message::Piece(Block {
+            index,
+            begin: be_u32(&payload, 4),
+            // A view into the same allocation: no copy of the block.
+            data: payload.slice(8..),
+        }))
+    }
+
+    /// `extended`: the extension's payload stays a view of `payload`.
+    fn extended(payload: Bytes) -> Result<Message, Error> {
+        let Some(&ext) = payload.first() else {
+            return Err(Error::ExtendedEmpty);
+        };
+        Ok(Message::Extended {
+            id: ext,
+            payload: payload.slice(1..),
+        })
+    }
+
+    /// Every message but `piece` and `extended` parsed from a borrowed payload,
+    /// so the decoder needs no shared buffer handle (and no atomic reference
+    /// count) for the small messages that make up most of a stream.
+    pub(crate) fn from_small_payload(
+        msg_id: u8,
+        payload: &[u8],
+        pieces: Option<u32>,
+    ) -> Result<Option<Message>, Error> {
         let fixed = |expected: usize, text: &'static str| {
             if payload.len() == expected {
                 Ok(())
@@ -240,7 +289,7 @@ impl Message {
             }
         };
         let index_at = |at: usize| -> Result<PieceIndex, Error> {
-            let i = be_u32(&payload, at);
+            let i = be_u32(payload, at);
             match pieces {
                 Some(n) if i >= n => Err(Error::PieceIndex {
                     index: i,
@@ -253,8 +302,8 @@ impl Message {
             fixed(12, "12")?;
             Ok(BlockRequest {
                 index: index_at(0)?,
-                begin: be_u32(&payload, 4),
-                length: be_u32(&payload, 8),
+                begin: be_u32(payload, 4),
+                length: be_u32(payload, 8),
             })
         };
         let msg = match msg_id {
@@ -287,35 +336,11 @@ impl Message {
             id::CANCEL => Message::Cancel(request()?),
             id::REJECT_REQUEST => Message::RejectRequest(request()?),
             id::BITFIELD => Message::Bitfield(match pieces {
-                Some(n) => Bitfield::from_bytes(&payload, n as usize)?,
-                None => Bitfield::from_bytes_unsized(&payload),
+                Some(n) => Bitfield::from_bytes(payload, n as usize)?,
+                None => Bitfield::from_bytes_unsized(payload),
             }),
-            id::PIECE => {
-                if payload.len() < 8 {
-                    return Err(Error::PayloadLength {
-                        id: msg_id,
-                        len: payload.len(),
-                        expected: "at least 8",
-                    });
-                }
-                let index = index_at(0)?;
-                let begin = be_u32(&payload, 4);
-                Message::Piece(Block {
-                    index,
-                    begin,
-                    // A view into the same allocation: no copy of the block.
-                    data: payload.slice(8..),
-                })
-            }
-            id::EXTENDED => {
-                let Some(&ext) = payload.first() else {
-                    return Err(Error::ExtendedEmpty);
-                };
-                Message::Extended {
-                    id: ext,
-                    payload: payload.slice(1..),
-                }
-            }
+            id::PIECE => Self::piece(Bytes::copy_from_slice(payload), pieces)?,
+            id::EXTENDED => Self::extended(Bytes::copy_from_slice(payload))?,
             _ => return Ok(None),
         };
         Ok(Some(msg))
