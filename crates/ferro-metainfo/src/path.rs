@@ -96,27 +96,33 @@ pub fn safe_join(base: &Path, rel: &Path) -> Result<PathBuf, Error> {
 }
 
 /// Rejects two equal paths, and a path that is a directory of another.
+///
+/// Works on the paths' bytes: components never hold a separator (checked
+/// before), so cutting at the last separator gives the parent directory.
+/// (Hashing `Path`s walks their components and was most of the cost of
+/// parsing a 20,000-file torrent.)
 pub(crate) fn check_collisions<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), Error> {
-    let mut files: HashSet<&Path> = HashSet::new();
-    let mut dirs: HashSet<&Path> = HashSet::new();
-    let collision = |p: &Path| Error::PathCollision(p.to_string_lossy().into_owned());
+    let mut files: HashSet<&[u8]> = HashSet::new();
+    let mut dirs: HashSet<&[u8]> = HashSet::new();
+    let collision = |p: &[u8]| Error::PathCollision(String::from_utf8_lossy(p).into_owned());
+    let sep = std::path::MAIN_SEPARATOR as u8;
     for path in paths {
-        if files.contains(path) || dirs.contains(path) {
-            return Err(collision(path));
+        let bytes = path.as_os_str().as_encoded_bytes();
+        if files.contains(bytes) || dirs.contains(bytes) {
+            return Err(collision(bytes));
         }
-        for dir in path.ancestors().skip(1) {
-            if dir.as_os_str().is_empty() {
-                break;
+        let mut rest = bytes;
+        while let Some(cut) = rest.iter().rposition(|&b| b == sep) {
+            rest = rest.get(..cut).unwrap_or_default();
+            if files.contains(rest) {
+                return Err(collision(rest));
             }
-            if files.contains(dir) {
-                return Err(collision(dir));
-            }
-            if !dirs.insert(dir) {
+            if !dirs.insert(rest) {
                 // Its own ancestors are in already.
                 break;
             }
         }
-        files.insert(path);
+        files.insert(bytes);
     }
     Ok(())
 }
