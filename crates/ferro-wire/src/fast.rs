@@ -26,13 +26,8 @@ pub fn allowed_fast_set(
     pieces: u32,
     k: usize,
 ) -> Vec<PieceIndex> {
-    let k = k.min(pieces as usize);
-    let mut set: Vec<PieceIndex> = Vec::with_capacity(k);
-    if k == 0 {
-        return set;
-    }
-    // Step (1)-(2): x = (ip & mask) ++ info_hash.
-    let mut x: Vec<u8> = match ip.to_canonical() {
+    // Step (1): the masked address.
+    let key: Vec<u8> = match ip.to_canonical() {
         IpAddr::V4(v4) => (u32::from(v4) & 0xffff_ff00).to_be_bytes().to_vec(),
         IpAddr::V6(v6) => {
             let mut o = v6.octets();
@@ -40,6 +35,26 @@ pub fn allowed_fast_set(
             o.to_vec()
         }
     };
+    allowed_fast_set_from_key(&key, info_hash, pieces, k)
+}
+
+/// The BEP 6 generator over caller-chosen address bytes: `x = key ++ info_hash`,
+/// then steps (3)-(9). [`allowed_fast_set`] passes the masked address; this
+/// form also reproduces clients that hash something else (libtorrent 2.0
+/// hashes the full, unmasked address).
+pub fn allowed_fast_set_from_key(
+    key: &[u8],
+    info_hash: &InfoHash,
+    pieces: u32,
+    k: usize,
+) -> Vec<PieceIndex> {
+    let k = k.min(pieces as usize);
+    let mut set: Vec<PieceIndex> = Vec::with_capacity(k);
+    if k == 0 {
+        return set;
+    }
+    // Step (2): x = key ++ info_hash.
+    let mut x: Vec<u8> = key.to_vec();
     x.extend_from_slice(info_hash.as_bytes());
     // Steps (3)-(9). Each hash yields five candidates; when k is close to the
     // piece count this is a coupon collector, so bound the rounds: the

@@ -59,7 +59,7 @@ pub use bitfield::Bitfield;
 pub use codec::{BLOCK_LEN, Config, MessageDecoder};
 pub use error::Error;
 pub use extended::{EXTENDED_HANDSHAKE_ID, ExtendedHandshake};
-pub use fast::{ALLOWED_FAST_COUNT, allowed_fast_set};
+pub use fast::{ALLOWED_FAST_COUNT, allowed_fast_set, allowed_fast_set_from_key};
 pub use handshake::{HANDSHAKE_LEN, Handshake, HandshakeDecoder, PROTOCOL, Reserved};
 pub use message::{Block, BlockRequest, Message, PieceIndex, id};
 pub use peer_id::{

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ferro_wire::tokio_codec::{HandshakeCodec, MessageCodec};
-use ferro_wire::{Config, ExtendedHandshake, Handshake, InfoHash, Message, generate_peer_id};
+use ferro_wire::{
+    BlockRequest, Config, ExtendedHandshake, Handshake, InfoHash, Message, generate_peer_id,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -75,6 +77,9 @@ fn start_seeder(dir: &std::path::Path) -> (Seeder, InfoHash, u16) {
 async fn interop_libtorrent_handshake() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_seeder, info_hash, port) = start_seeder(dir.path());
+    let file =
+        std::fs::read(dir.path().join("seed").join("wire_payload.bin")).expect("seeded file");
+    let pieces = file.len().div_ceil(16384) as u32;
 
     let exchange = async {
         let tcp = TcpStream::connect(("127.0.0.1", port))
@@ -100,7 +105,12 @@ async fn interop_libtorrent_handshake() {
         eprintln!("peer id {:?} -> {client:?}", theirs.peer_id);
         assert_eq!(client.map(|c| c.name).as_deref(), Some("libtorrent"));
 
-        let mut conn = hs.map_codec(|_| MessageCodec::new(Config::default()));
+        let mut conn = hs.map_codec(|_| {
+            MessageCodec::new(Config {
+                piece_count: Some(pieces),
+                ..Config::default()
+            })
+        });
         let ours = ExtendedHandshake::default()
             .with_extension("ut_metadata", 1)
             .with_extension("ut_pex", 2);
@@ -113,6 +123,7 @@ async fn interop_libtorrent_handshake() {
 
         let mut ext = None;
         let mut have = None;
+        let mut allowed_fast = Vec::new();
         // Bounded: libtorrent's greeting is a few messages.
         for _ in 0..20 {
             if ext.is_some() && have.is_some() {
@@ -129,6 +140,7 @@ async fn interop_libtorrent_handshake() {
                     ext = Some(ExtendedHandshake::from_bytes(&payload).unwrap());
                 }
                 Message::HaveAll => have = Some("have_all".to_string()),
+                Message::AllowedFast(i) => allowed_fast.push(i),
                 Message::Bitfield(b) => {
                     assert!(b.count_ones() > 0);
                     have = Some(format!("bitfield {b:?}"));
@@ -136,12 +148,47 @@ async fn interop_libtorrent_handshake() {
                 _ => {}
             }
         }
+        let ext = ext.expect("no extended handshake from libtorrent");
+        let have = have.expect("no bitfield/have_all");
+
+        // Then one block through the piece path: interested, wait for unchoke
+        // (or an allowed-fast piece 0), request the first 16 KiB.
+        conn.send(Message::Interested).await.unwrap();
+        let mut requested = false;
+        let mut block = None;
+        for _ in 0..50 {
+            let msg = conn
+                .next()
+                .await
+                .expect("libtorrent closed the connection")
+                .unwrap();
+            match msg {
+                Message::Unchoke | Message::AllowedFast(0) if !requested => {
+                    let r = BlockRequest {
+                        index: 0,
+                        begin: 0,
+                        length: 16384,
+                    };
+                    conn.send(Message::Request(r)).await.unwrap();
+                    requested = true;
+                }
+                Message::Piece(b) => {
+                    block = Some(b);
+                    break;
+                }
+                Message::AllowedFast(i) => allowed_fast.push(i),
+                Message::RejectRequest(r) => panic!("libtorrent rejected {r:?}"),
+                other => eprintln!("libtorrent sent {other:?}"),
+            }
+        }
         (
-            ext.expect("no extended handshake from libtorrent"),
-            have.expect("no bitfield/have_all"),
+            ext,
+            have,
+            block.expect("no block from libtorrent"),
+            allowed_fast,
         )
     };
-    let (ext, have) = tokio::time::timeout(Duration::from_secs(30), exchange)
+    let (ext, have, block, allowed_fast) = tokio::time::timeout(Duration::from_secs(30), exchange)
         .await
         .expect("libtorrent exchange timed out");
     eprintln!("extended handshake: {ext:?}; pieces: {have}");
@@ -154,4 +201,28 @@ async fn interop_libtorrent_handshake() {
         "metadata_size {:?}",
         ext.metadata_size
     );
+    assert_eq!((block.index, block.begin), (0, 0));
+    assert_eq!(
+        &block.data[..],
+        &file[..16384],
+        "block 0 matches the seeded data"
+    );
+
+    // libtorrent 2.0 runs the BEP 6 generator over the peer's full address (no
+    // /24 mask), so its set is not the canonical one: reproduce it from the key
+    // it uses. The canonical vectors are checked in the unit tests.
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let ours = ferro_wire::allowed_fast_set(&info_hash, ip, pieces, 5);
+    eprintln!(
+        "{info_hash}: allowed fast from libtorrent {allowed_fast:?}; BEP 6 set for us {ours:?}"
+    );
+    if !allowed_fast.is_empty() {
+        let lt_style = ferro_wire::allowed_fast_set_from_key(
+            &[127, 0, 0, 1],
+            &info_hash,
+            pieces,
+            allowed_fast.len(),
+        );
+        assert_eq!(allowed_fast, lt_style, "libtorrent's allowed-fast set");
+    }
 }
