@@ -70,6 +70,20 @@ pub struct Block {
 }
 
 impl Block {
+    /// The 13 bytes that precede the data on the wire (length, id 7, index,
+    /// begin). A writer that sends `header()` and then `data` with vectored
+    /// I/O uploads a block without copying it into a write buffer.
+    pub fn header(&self) -> [u8; 13] {
+        let mut h = [0u8; 13];
+        let len = u32::try_from(9 + self.data.len()).unwrap_or(u32::MAX);
+        let mut w = &mut h[..];
+        w.put_u32(len);
+        w.put_u8(id::PIECE);
+        w.put_u32(self.index);
+        w.put_u32(self.begin);
+        h
+    }
+
     /// The request this block answers.
     pub fn request(&self) -> BlockRequest {
         BlockRequest {
@@ -525,6 +539,9 @@ mod tests {
             panic!("not a piece");
         };
         assert!(range.contains(&b.data.as_ptr()));
+        let mut again = b.header().to_vec();
+        again.extend_from_slice(&b.data);
+        assert_eq!(&again[..], &wire[..]);
         assert_eq!(
             b.request(),
             BlockRequest {
