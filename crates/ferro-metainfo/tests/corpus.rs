@@ -372,3 +372,34 @@ fn piece_length_limit() {
     };
     assert!(Metainfo::from_bytes_with(torrent, &opts).is_ok());
 }
+
+#[test]
+fn bare_info_dict_parses_to_the_same_info() {
+    // The BEP 9 path: only the info dictionary is at hand.
+    for name in LOADS {
+        let m = load(name).unwrap();
+        let info = ferro_metainfo::Info::from_bytes(m.info.raw()).unwrap();
+        assert_eq!(info, m.info, "{name}");
+    }
+}
+
+#[test]
+fn range_spans_cover_any_block() {
+    let m = load("multi_file").unwrap();
+    // A 16 KiB block at offset 16000 crosses b.bin only; one at 0 crosses two files.
+    let spans: Vec<_> = m
+        .info
+        .range_spans(16_000, 16_384)
+        .map(|s| (s.file_index, s.file_offset, s.len))
+        .collect();
+    assert_eq!(spans, [(1, 15_995, 16_384)]);
+    let spans: Vec<_> = m
+        .info
+        .range_spans(0, 10)
+        .map(|s| (s.file_index, s.len))
+        .collect();
+    assert_eq!(spans, [(0, 5), (1, 5)]);
+    // Cut at the end of the data.
+    let total: u64 = m.info.range_spans(40_000, 1 << 20).map(|s| s.len).sum();
+    assert_eq!(total, m.info.total_length() - 40_000);
+}
