@@ -1,4 +1,4 @@
-//! Decoder throughput: a stream of mixed small messages, and a stream of
+//! Decoder (and encoder) throughput: a stream of mixed small messages, and a stream of
 //! 16 KiB `piece` messages. The read buffer is filled outside the timed part
 //! (that copy is the socket read's); the timed part is framing and parsing only,
 //! so the piece stream's per-message cost shows the block is never copied.
@@ -80,9 +80,35 @@ fn bench_stream(c: &mut Criterion, name: &str, wire: Bytes, count: usize) {
     g.finish();
 }
 
+/// Encoding the same streams into one write buffer (the piece path copies
+/// each block once, into the buffer; `Block::header` avoids even that).
+fn bench_encode(c: &mut Criterion, name: &str, wire: Bytes, count: usize) {
+    let mut dec = MessageDecoder::default();
+    let mut buf = BytesMut::from(&wire[..]);
+    let mut msgs = Vec::with_capacity(count);
+    while let Ok(Some(m)) = dec.decode(&mut buf) {
+        msgs.push(m);
+    }
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(count as u64));
+    g.bench_function("messages", |bch| {
+        let mut out = BytesMut::with_capacity(wire.len());
+        bch.iter(|| {
+            out.clear();
+            for m in &msgs {
+                m.encode(&mut out);
+            }
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     bench_stream(c, "decode_mixed_small", mixed_stream(), MIXED);
     bench_stream(c, "decode_piece_16k", piece_stream(), PIECES);
+    bench_encode(c, "encode_mixed_small", mixed_stream(), MIXED);
+    bench_encode(c, "encode_piece_16k", piece_stream(), PIECES);
 }
 
 criterion_group!(decode, benches);
