@@ -156,7 +156,7 @@ impl AnnounceResponse {
 }
 
 /// One torrent's numbers in a scrape (BEP 48).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct ScrapeStats {
     /// Seeders.
     pub complete: u32,
