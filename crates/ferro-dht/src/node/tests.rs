@@ -307,3 +307,39 @@ fn replies_respect_amplification() {
         q.len()
     );
 }
+
+#[test]
+fn idle_buckets_are_refreshed_and_saved_state_round_trips() {
+    let now = Instant::now();
+    let (mut a, mut b) = (
+        node(1, DhtConfig::default(), now),
+        node(2, DhtConfig::default(), now),
+    );
+    a.add_node(addr(2), now);
+    deliver(&mut a, addr(1), &mut b, addr(2), now);
+    deliver(&mut b, addr(2), &mut a, addr(1), now);
+    while a.poll_transmit().is_some() {}
+    // Nothing to do for a while; after 15 idle minutes the bucket is refreshed
+    // with a find_node to the node we know.
+    let later = now + crate::GOOD_PERIOD + Duration::from_secs(61);
+    let mut t = now;
+    while t < later {
+        t = a
+            .poll_timeout()
+            .unwrap()
+            .max(t + Duration::from_secs(1))
+            .min(later);
+        a.handle_timeout(t);
+    }
+    let sent: Vec<Body> = std::iter::from_fn(|| a.poll_transmit())
+        .map(|t| krpc::decode(&t.payload).unwrap().body)
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|b| matches!(b, Body::Query(Query::FindNode { .. }))),
+        "{sent:?}"
+    );
+    let saved = a.save_state();
+    assert_eq!(crate::SavedState::decode(&saved.encode()).unwrap(), saved);
+    assert_eq!(saved.id, NodeId([1; 20]));
+}
