@@ -148,8 +148,13 @@ impl Info {
             })
             .collect();
 
-        // BEP 27: private is the integer 1; anything else means public.
-        let private = dict.get(b"private").and_then(|v| v.as_int()) == Some(1);
+        // BEP 27 says `private=1`; like libtorrent, any non-zero integer
+        // counts, since wrongly treating a private torrent as public would
+        // leak it to the DHT and PEX.
+        let private = dict
+            .get(b"private")
+            .and_then(|v| v.as_int())
+            .is_some_and(|v| v != 0);
 
         Ok(Info {
             info_hash,

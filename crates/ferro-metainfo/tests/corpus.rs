@@ -403,3 +403,24 @@ fn range_spans_cover_any_block() {
     let total: u64 = m.info.range_spans(40_000, 1 << 20).map(|s| s.len).sum();
     assert_eq!(total, m.info.total_length() - 40_000);
 }
+
+#[test]
+fn private_flag_values() {
+    let with = |private: &str| {
+        let t = format!(
+            "d4:infod6:lengthi1e4:name1:a12:piece lengthi16384e6:pieces20:xxxxxxxxxxxxxxxxxxxx{private}ee"
+        );
+        Metainfo::from_bytes(t.as_bytes())
+            .unwrap()
+            .info
+            .is_private()
+    };
+    assert!(with("7:privatei1e"));
+    assert!(
+        with("7:privatei2e"),
+        "any non-zero integer is private, as in libtorrent"
+    );
+    assert!(!with("7:privatei0e"));
+    assert!(!with("7:private1:1"));
+    assert!(!with(""));
+}
