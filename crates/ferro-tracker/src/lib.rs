@@ -46,3 +46,8 @@ pub use error::Error;
 pub use ferro_core::{InfoHash, PeerId};
 pub use tiers::{TierCursor, TrackerTiers};
 pub use udp::{UdpClient, UdpConfig, UdpEvent, UdpOperation};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
