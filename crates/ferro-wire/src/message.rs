@@ -286,6 +286,7 @@ impl Message {
     /// Every message but `piece` and `extended` parsed from a borrowed payload,
     /// so the decoder needs no shared buffer handle (and no atomic reference
     /// count) for the small messages that make up most of a stream.
+    #[inline]
     pub(crate) fn from_small_payload(
         msg_id: u8,
         payload: &[u8],
