@@ -158,3 +158,69 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::FileAttr;
+
+    #[test]
+    fn padding_hashes_as_zeros_and_threads_do_not_matter() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::write(&a, [1u8; 10]).unwrap();
+        std::fs::write(&b, [2u8; 40]).unwrap();
+        let entry = |offset, length, padding| FileEntry {
+            path: PathBuf::from("x"),
+            length,
+            offset,
+            attr: FileAttr {
+                padding,
+                ..FileAttr::default()
+            },
+        };
+        let files = [
+            entry(0, 10, false),
+            entry(10, 6, true),
+            entry(16, 40, false),
+        ];
+        let disk = [a, PathBuf::new(), b];
+        let src = Source {
+            files: &files,
+            disk_paths: &disk,
+            piece_length: 16,
+            total_length: 56,
+        };
+        let one = hash_pieces(&src, 1, &|_, _| {}).unwrap();
+        let many = hash_pieces(&src, 64, &|_, _| {}).unwrap();
+        assert_eq!(one, many);
+        let mut first = vec![1u8; 10];
+        first.extend([0u8; 6]);
+        assert_eq!(one[0], <[u8; 20]>::from(Sha1::digest(&first)));
+        assert_eq!(one[3], <[u8; 20]>::from(Sha1::digest([2u8; 8])));
+        assert_eq!(one.len(), 4);
+    }
+
+    #[test]
+    fn a_file_shorter_than_listed_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, [1u8; 10]).unwrap();
+        let files = [FileEntry {
+            path: PathBuf::from("a"),
+            length: 20,
+            offset: 0,
+            attr: FileAttr::default(),
+        }];
+        let src = Source {
+            files: &files,
+            disk_paths: &[a.clone()],
+            piece_length: 16,
+            total_length: 20,
+        };
+        assert!(
+            matches!(hash_pieces(&src, 2, &|_, _| {}), Err(Error::Io { path, .. }) if path == a)
+        );
+    }
+}

@@ -393,3 +393,51 @@ fn parse_files(
     )?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNSORTED: &[u8] = b"d4:name1:a6:lengthi20000e12:piece lengthi16384e6:pieces40:xxxxxxxxxxxxxxxxxxxxyyyyyyyyyyyyyyyyyyyye";
+
+    #[test]
+    fn parsing_is_lenient_even_if_strict_is_asked() {
+        let opts = ParseOptions {
+            decode: DecodeOptions::strict(),
+            ..ParseOptions::default()
+        };
+        let info = Info::from_bytes_with(UNSORTED, &opts).unwrap();
+        assert_eq!(info.raw(), UNSORTED);
+        assert_eq!(info.info_hash(), InfoHash(Sha1::digest(UNSORTED).into()));
+    }
+
+    #[test]
+    fn piece_accessors() {
+        let info = Info::from_bytes(UNSORTED).unwrap();
+        assert_eq!(info.piece_count(), 2);
+        assert_eq!(info.piece_hash(1), Some(&[b'y'; 20]));
+        assert_eq!(info.piece_hash(2), None);
+        assert_eq!(info.piece_offset(1), Some(16384));
+        assert_eq!(info.piece_size(1), Some(20000 - 16384));
+        assert_eq!(info.last_piece_size(), 20000 - 16384);
+        assert_eq!(info.file_spans(2).count(), 0);
+        assert_eq!(info.file_pieces(0), 0..2);
+        assert_eq!(info.file_pieces(1), 0..0);
+        assert_eq!(info.piece_hashes().len(), 2);
+    }
+
+    #[test]
+    fn item_limits_apply() {
+        let opts = ParseOptions {
+            decode: DecodeOptions {
+                max_items: 4,
+                ..DecodeOptions::default()
+            },
+            ..ParseOptions::default()
+        };
+        assert!(matches!(
+            Info::from_bytes_with(UNSORTED, &opts),
+            Err(Error::Bencode(_))
+        ));
+    }
+}

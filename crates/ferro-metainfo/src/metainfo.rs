@@ -194,3 +194,59 @@ fn strings(v: Value<'_, '_>) -> Vec<String> {
         None => one(v).into_iter().collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: &str =
+        "d6:lengthi1e4:name1:a12:piece lengthi16384e6:pieces20:xxxxxxxxxxxxxxxxxxxxe";
+
+    fn with_root(extra: &str) -> Metainfo {
+        let t = format!("d{extra}4:info{INFO}e");
+        Metainfo::from_bytes(t.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn announce_alone_is_one_tier() {
+        let m = with_root("8:announce10:http://a/a");
+        assert_eq!(m.trackers, vec![vec!["http://a/a".to_owned()]]);
+        // Written back without an announce-list.
+        let out = m.to_bytes();
+        assert!(!out.windows(13).any(|w| w == b"announce-list"));
+        assert_eq!(Metainfo::from_bytes(&out).unwrap(), m);
+    }
+
+    #[test]
+    fn wrong_types_outside_info_are_ignored() {
+        let m = with_root(
+            "8:announcei1e13:announce-list3:abc7:commentle13:creation date2:no8:url-listi5e",
+        );
+        assert!(m.trackers.is_empty() && m.announce.is_none());
+        assert!(m.comment.is_none() && m.creation_date.is_none() && m.web_seeds.is_empty());
+    }
+
+    #[test]
+    fn announce_list_without_announce_writes_both() {
+        let m = with_root("13:announce-listll8:http://ael8:http://bee");
+        assert!(m.announce.is_none());
+        let again = Metainfo::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(again.announce.as_deref(), Some("http://a"));
+        assert_eq!(again.trackers, m.trackers);
+    }
+
+    #[test]
+    fn root_must_be_a_dict_with_info() {
+        assert!(matches!(
+            Metainfo::from_bytes(b"le"),
+            Err(Error::WrongType {
+                field: "(root)",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Metainfo::from_bytes(b"de"),
+            Err(Error::MissingField("info"))
+        ));
+    }
+}
