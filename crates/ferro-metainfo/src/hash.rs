@@ -215,7 +215,7 @@ mod tests {
         }];
         let src = Source {
             files: &files,
-            disk_paths: &[a.clone()],
+            disk_paths: std::slice::from_ref(&a),
             piece_length: 16,
             total_length: 20,
         };
