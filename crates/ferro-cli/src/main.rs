@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod create;
 mod info;
+mod magnet;
 mod output;
 mod tracker;
 
@@ -33,6 +34,8 @@ enum Command {
     Create(create::Args),
     /// Run a BitTorrent tracker (HTTP and/or UDP) until Ctrl-C.
     Tracker(tracker::Args),
+    /// Print the magnet link of a .torrent file.
+    Magnet(magnet::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(args),
         Command::Create(args) => create::run(args),
         Command::Tracker(args) => tracker::run(args),
+        Command::Magnet(args) => magnet::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
