@@ -1,5 +1,6 @@
 //! The `info` dictionary (BEP 3): name, pieces, files. Its SHA-1 is the info-hash.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use ferro_bencode::{DecodeOptions, Dict, Value};
@@ -312,10 +313,17 @@ fn utf8_field(
 
 /// The components of a file's path: `path.utf-8` when every component is
 /// valid UTF-8, else `path`, converted lossily.
-fn path_components(file: &Dict<'_, '_>) -> Result<Vec<String>, Error> {
+///
+/// The first component is the torrent's `name` (the directory all files go
+/// in); valid UTF-8 is borrowed from the input, not copied.
+fn path_components<'a>(file: &Dict<'_, 'a>, name: &'a str) -> Result<Vec<Cow<'a, str>>, Error> {
+    let head = std::iter::once(Cow::Borrowed(name));
     if let Some(list) = file.get(b"path.utf-8").and_then(|v| v.as_list()) {
-        let parts: Option<Vec<String>> =
-            list.iter().map(|c| c.as_str().map(str::to_owned)).collect();
+        let parts: Option<Vec<Cow<'a, str>>> = head
+            .clone()
+            .map(Some)
+            .chain(list.iter().map(|c| c.as_str().map(Cow::Borrowed)))
+            .collect();
         if let Some(parts) = parts {
             return Ok(parts);
         }
@@ -328,15 +336,15 @@ fn path_components(file: &Dict<'_, '_>) -> Result<Vec<String>, Error> {
             field: "path",
             expected: "a list",
         })?;
-    list.iter()
-        .map(|c| {
+    head.map(Ok)
+        .chain(list.iter().map(|c| {
             c.as_bytes()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .map(String::from_utf8_lossy)
                 .ok_or(Error::WrongType {
                     field: "path",
                     expected: "a list of byte strings",
                 })
-        })
+        }))
         .collect()
 }
 
@@ -364,11 +372,11 @@ fn parse_files(
         })?;
         let length = required_int(&file, "length")?;
         let length = u64::try_from(length).map_err(|_| Error::BadFileLength(length))?;
-        let mut components = path_components(&file)?;
-        if components.is_empty() {
+        let components = path_components(&file, name)?;
+        // Only the name: the file's own `path` list is empty.
+        if components.len() < 2 {
             return Err(Error::EmptyPath(index));
         }
-        components.insert(0, name.to_owned());
         let path = build_path(&components)?;
         let attr = file
             .get(b"attr")
