@@ -35,7 +35,8 @@ pub fn auto_piece_length(total_length: u64) -> u64 {
 /// Output is deterministic: files are sorted by path (component by
 /// component, byte order), keys are sorted, and nothing time-dependent is
 /// written unless [`TorrentBuilder::creation_date`] is set. Symbolic links
-/// and special files inside a directory are skipped; hidden files are kept.
+/// and special files inside a directory are skipped; hidden files are kept;
+/// file and directory names must be UTF-8 ([`Error::BadPathComponent`] otherwise).
 ///
 /// ```no_run
 /// use ferro_metainfo::TorrentBuilder;
