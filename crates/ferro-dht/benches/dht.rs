@@ -54,9 +54,20 @@ fn routing(c: &mut Criterion) {
     c.bench_function("routing_closest_8", |b| {
         b.iter(|| table.closest(black_box(&target), 8))
     });
+    let known = table.entries().next().map(|e| e.info);
     c.bench_function("routing_insert_existing", |b| {
-        let e = table.entries().next().map(|e| e.info);
-        b.iter(|| e.map(|e| table.clone().insert(e, now)))
+        b.iter(|| known.map(|e| table.insert(black_box(e), now)))
+    });
+    c.bench_function("routing_insert_new_rejected_or_cached", |b| {
+        let mut i = 0u32;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let info = NodeInfo {
+                id: NodeId(rng.random()),
+                addr: std::net::SocketAddr::from(((0x0b00_0000 | i).to_be_bytes(), 6881)),
+            };
+            table.insert(info, now)
+        })
     });
 }
 

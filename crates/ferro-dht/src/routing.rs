@@ -407,9 +407,10 @@ impl RoutingTable {
     /// Up to `n` non-bad nodes closest to `target` for which `keep` holds.
     ///
     /// Reads only the buckets that can hold them: with `c` the prefix `target`
-    /// shares with our id, bucket `c` holds the nearest ids, then every bucket
-    /// past `c` (all at distance with leading bit `c`), then buckets `c-1`,
-    /// `c-2`, ... each strictly farther than the one before.
+    /// shares with our id, bucket `c` holds the nearest ids (they agree with
+    /// `target` on bit `c`), then every bucket past `c` (all at distances with
+    /// leading bit `c`), then buckets `c-1`, `c-2`, ... each strictly farther
+    /// than the one before.
     pub fn closest_matching(
         &self,
         target: &NodeId,
@@ -428,8 +429,13 @@ impl RoutingTable {
                 }
             }
         };
-        for b in self.buckets.iter().skip(c) {
+        if let Some(b) = self.buckets.get(c) {
             take(&mut v, b);
+        }
+        if v.len() < n {
+            for b in self.buckets.iter().skip(c + 1) {
+                take(&mut v, b);
+            }
         }
         for i in (0..c).rev() {
             if v.len() >= n {

@@ -343,3 +343,48 @@ fn idle_buckets_are_refreshed_and_saved_state_round_trips() {
     assert_eq!(crate::SavedState::decode(&saved.encode()).unwrap(), saved);
     assert_eq!(saved.id, NodeId([1; 20]));
 }
+
+#[test]
+fn want_selects_node_families() {
+    let now = Instant::now();
+    let mut b = node(2, DhtConfig::loopback(), now);
+    // Teach b one IPv4 and one IPv6 node.
+    for (i, a) in [(10u8, addr(10)), (11, "[::1]:7000".parse().unwrap())] {
+        let mut other = node(i, DhtConfig::loopback(), now);
+        b.add_node(a, now);
+        let ping = b.poll_transmit().unwrap();
+        other.handle_datagram(now, addr(2), &ping.payload);
+        let pong = std::iter::from_fn(|| other.poll_transmit())
+            .find(|t| !matches!(krpc::decode(&t.payload).unwrap().body, Body::Query(_)))
+            .unwrap();
+        b.handle_datagram(now, a, &pong.payload);
+    }
+    assert_eq!(b.routing_table().len(), 2);
+    let ask = |b: &mut Node, want| {
+        let q = query(
+            Query::FindNode {
+                id: NodeId([1; 20]),
+                target: NodeId([0; 20]),
+                want,
+            },
+            b"w",
+        );
+        b.handle_datagram(now, addr(1), &q);
+        let Body::Response(r) = reply(b) else {
+            panic!()
+        };
+        (r.nodes.len(), r.nodes6.len())
+    };
+    assert_eq!(ask(&mut b, None), (1, 0), "default: the querier's family");
+    assert_eq!(
+        ask(
+            &mut b,
+            Some(krpc::Want {
+                v4: false,
+                v6: true
+            })
+        ),
+        (0, 1)
+    );
+    assert_eq!(ask(&mut b, Some(krpc::Want { v4: true, v6: true })), (1, 1));
+}
