@@ -192,3 +192,27 @@ async fn stop_releases_the_ports() {
     let l = tokio::net::TcpListener::bind(http).await;
     assert!(l.is_ok(), "{l:?}");
 }
+
+#[tokio::test]
+async fn ipv6_peers_over_http_peers6_and_udp_18_byte_entries() {
+    let config = ServerConfig {
+        http: Some("[::1]:0".parse().unwrap()),
+        udp: Some("[::1]:0".parse().unwrap()),
+        rate_limit: None,
+        ..ServerConfig::default()
+    };
+    let s = Server::bind(config).await.unwrap().spawn();
+    let http = s.http_announce_url().unwrap();
+    let udp = s.udp_announce_url().unwrap();
+    assert!(http.starts_with("http://[::1]:"), "{http}");
+    let c = client();
+    let a = c.announce(&http, &req(6, 1, 7001, 10)).await.unwrap();
+    assert!(a.peers.is_empty());
+    // UDP over IPv6: the reply's peers are 18 bytes each (BEP 15, "IPv6").
+    let b = c.announce(&udp, &req(6, 2, 7002, 10)).await.unwrap();
+    assert_eq!(b.addrs(), ["[::1]:7001".parse::<SocketAddr>().unwrap()]);
+    // HTTP compact: IPv6 peers come in `peers6` (BEP 7).
+    let a = c.announce(&http, &req(6, 1, 7001, 10)).await.unwrap();
+    assert_eq!(a.addrs(), ["[::1]:7002".parse::<SocketAddr>().unwrap()]);
+    s.stop().await;
+}
