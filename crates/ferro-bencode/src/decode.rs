@@ -305,21 +305,37 @@ impl Parser<'_, '_> {
             let Some(v) = self.tape.get(i + 1) else { break };
             i = v.next as usize;
         }
-        keys.sort_by(|a, b| self.key(*a).cmp(self.key(*b)));
-        for w in keys.windows(2) {
-            if let [a, b] = w
-                && self.key(*a) == self.key(*b)
-            {
-                let at = self.tape[*b as usize].start as usize;
+        let duplicate = |a: u32, b: u32| -> Result<(), Error> {
+            if self.key(a) == self.key(b) {
+                let at = self.tape[b as usize].start as usize;
                 return Err(Error::new(
-                    ErrorKind::DuplicateKey(self.key(*b).to_vec()),
+                    ErrorKind::DuplicateKey(self.key(b).to_vec()),
                     at,
                 ));
+            }
+            Ok(())
+        };
+        if keys.len() <= SMALL_DICT {
+            // Small dictionaries: comparing every pair beats sorting.
+            for (n, &b) in keys.iter().enumerate() {
+                for &a in keys.iter().take(n) {
+                    duplicate(a, b)?;
+                }
+            }
+            return Ok(());
+        }
+        keys.sort_by(|a, b| self.key(*a).cmp(self.key(*b)));
+        for w in keys.windows(2) {
+            if let [a, b] = w {
+                duplicate(*a, *b)?;
             }
         }
         Ok(())
     }
 }
+
+/// Up to this many keys, an unsorted dictionary is checked for duplicates pairwise.
+const SMALL_DICT: usize = 12;
 
 impl<'a> Document<'a> {
     /// The top-level value.

@@ -94,6 +94,21 @@ fn key_order_and_duplicates() {
         err(b"d1:bi1e1:ai2e1:bi3ee").0,
         ErrorKind::DuplicateKey(b"b".to_vec())
     );
+    // Large unsorted dictionaries take the sorting path: duplicates found there too.
+    let dict = |keys: &mut dyn Iterator<Item = u32>| {
+        let mut d = b"d".to_vec();
+        for k in keys {
+            d.extend(format!("3:k{k:02}i{k}e").bytes());
+        }
+        d.push(b'e');
+        d
+    };
+    let with_dup = dict(&mut (0..40).rev().chain([7]));
+    assert_eq!(err(&with_dup).0, ErrorKind::DuplicateKey(b"k07".to_vec()));
+    assert!(
+        decode(&dict(&mut (0..40).rev())).is_ok(),
+        "40 distinct unsorted keys are fine"
+    );
     let unsorted = b"d1:bi1e1:ai2ee";
     let doc = decode(unsorted).unwrap();
     let keys: Vec<_> = doc
