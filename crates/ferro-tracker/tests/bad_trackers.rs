@@ -327,3 +327,35 @@ async fn udp_error_action_is_a_tracker_failure() {
         Error::TrackerFailure("not today".into())
     );
 }
+
+#[tokio::test]
+async fn failure_reason_with_an_error_status_is_kept() {
+    let (addr, _) = http_server(|_, _| {
+        Some(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 29\r\nConnection: close\r\n\r\nd14:failure reason8:bad passe"
+                .to_vec(),
+        )
+    })
+    .await;
+    let e = client(5000)
+        .announce(&format!("http://{addr}/announce"), &req())
+        .await
+        .unwrap_err();
+    assert_eq!(e, Error::TrackerFailure("bad pass".into()));
+}
+
+#[tokio::test]
+async fn body_cut_short_of_its_length_is_a_transport_error() {
+    let (addr, _) = http_server(|_, _| {
+        Some(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nd8:intervali60e"
+                .to_vec(),
+        )
+    })
+    .await;
+    let e = client(5000)
+        .announce(&format!("http://{addr}/announce"), &req())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+}

@@ -34,6 +34,14 @@ impl Default for HttpConfig {
     }
 }
 
+/// The tracker's `failure reason`, if `body` is a bencoded failure.
+fn failure_reason(body: &[u8]) -> Option<Error> {
+    match http::parse_announce(body) {
+        Err(e @ Error::TrackerFailure(_)) => Some(e),
+        _ => None,
+    }
+}
+
 /// An HTTP(S) tracker client; cheap to clone (one connection pool).
 #[derive(Debug, Clone)]
 pub struct HttpTracker {
@@ -119,9 +127,6 @@ impl HttpTracker {
             .await
             .map_err(|e| self.map_err(e))?;
         let status = resp.status();
-        if !status.is_success() {
-            return Err(Error::HttpStatus(status.as_u16()));
-        }
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(Error::BodyTooLarge { limit });
         }
@@ -132,6 +137,11 @@ impl HttpTracker {
                 return Err(Error::BodyTooLarge { limit });
             }
             body.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            // Some trackers send their `failure reason` with a 4xx status:
+            // that reason says more than the status does.
+            return Err(failure_reason(&body).unwrap_or(Error::HttpStatus(status.as_u16())));
         }
         Ok(body)
     }
