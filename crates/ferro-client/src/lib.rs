@@ -1,12 +1,46 @@
-//! Ferro's BitTorrent client.
+//! Ferro's BitTorrent client: sessions, torrents, peer connections.
+//!
+//! - [`Session`]: one TCP listener (IPv4 and IPv6), the tracker client,
+//!   rate limits and connection caps, and the torrents.
+//! - [`TorrentHandle`]: statistics, an event stream, waiting for completion,
+//!   pause / resume / remove.
+//! - Inside: [`picker::PiecePicker`] (rarest first, end-game; sans-IO),
+//!   [`storage::Storage`] (pieces over files, positional IO, parallel
+//!   hashing), one task per peer over ferro-wire's codec, a tit-for-tat
+//!   choker, a BEP 12 announcer, and [`resume`] data.
+//!
+//! ```no_run
+//! use ferro_client::{AddTorrent, Config, Session};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let torrent = ferro_metainfo::Metainfo::from_bytes(&std::fs::read("file.torrent")?)?;
+//! let session = Session::new(Config::default()).await?;
+//! let handle = session.add_torrent(AddTorrent::new(torrent, "downloads")).await?;
+//! handle.wait_until_complete().await?;
+//! println!("{} bytes verified", handle.stats().verified_bytes);
+//! session.shutdown().await;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod config;
 mod error;
+mod event;
+mod handle;
+mod peer;
 pub mod picker;
+pub mod rate;
+pub mod resume;
+mod session;
 pub mod storage;
+mod torrent;
 
+pub use config::Config;
 pub use error::Error;
+pub use event::{TorrentEvent, TorrentState, TorrentStats};
+pub use ferro_core::{InfoHash, PeerId};
+pub use handle::TorrentHandle;
+pub use session::{AddTorrent, Session};

@@ -36,6 +36,8 @@ pub struct Storage {
     /// Whether the files could be opened for writing (seeding from a
     /// read-only directory works without).
     writable: bool,
+    /// Whether any file held data before (if not, there is nothing to check).
+    existing_data: bool,
 }
 
 impl Storage {
@@ -45,6 +47,7 @@ impl Storage {
     pub fn open(info: Arc<Info>, dir: &Path) -> Result<Storage, Error> {
         let mut paths = Vec::with_capacity(info.files().len());
         let mut writable = true;
+        let mut existing_data = false;
         for f in info.files() {
             if f.is_padding() {
                 paths.push(None);
@@ -66,6 +69,7 @@ impl Storage {
                         .metadata()
                         .map_err(|e| Error::io("stat", &path, e))?
                         .len();
+                    existing_data |= len > 0;
                     if len < f.length {
                         file.set_len(f.length)
                             .map_err(|e| Error::io("allocate", &path, e))?;
@@ -74,6 +78,7 @@ impl Storage {
                 // A read-only file of complete data can still be seeded.
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && path.is_file() => {
                     writable = false;
+                    existing_data = true;
                 }
                 Err(e) => return Err(Error::io("create", &path, e)),
             }
@@ -85,7 +90,14 @@ impl Storage {
             paths,
             open: Mutex::new(vec![None; count]),
             writable,
+            existing_data,
         })
+    }
+
+    /// Whether any file already held data when opened (a fresh download
+    /// needs no recheck).
+    pub fn had_existing_data(&self) -> bool {
+        self.existing_data
     }
 
     /// The torrent's `info`.

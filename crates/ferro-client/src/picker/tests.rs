@@ -207,8 +207,8 @@ proptest::proptest! {
         let seed_peer = haves.len() - 1;
         for _ in 0..10_000 {
             if p.is_complete() { break; }
-            for who in 0..seed_peer {
-                for r in std::mem::take(&mut outstanding[who]) { p.cancel(who as PeerKey, &r); }
+            for (who, out) in outstanding.iter_mut().enumerate().take(seed_peer) {
+                for r in std::mem::take(out) { p.cancel(who as PeerKey, &r); }
             }
             drive(&mut p, seed_peer, 8, false, &mut outstanding)?;
         }

@@ -1,0 +1,89 @@
+//! Session configuration, with documented defaults.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use ferro_core::PeerId;
+
+/// How a [`Session`](crate::Session) behaves. `Config::default()` suits a
+/// desktop client; tests usually set `listen_addr` to loopback and
+/// `listen_port` to 0.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to accept peers on (default `::`, which on Linux also accepts
+    /// IPv4; falls back to `0.0.0.0` when IPv6 is unavailable).
+    pub listen_addr: IpAddr,
+    /// TCP port to accept peers on (default 6881; when taken, the next free
+    /// one up to 6891, then any). 0 picks any free port.
+    pub listen_port: u16,
+    /// Our peer id (default: a fresh `-FE0100-…` id).
+    pub peer_id: PeerId,
+    /// Connections per torrent, incoming and outgoing together (default 50).
+    pub max_peers_per_torrent: usize,
+    /// Connections in the whole session (default 200).
+    pub max_peers: usize,
+    /// Regular unchoke slots per torrent; one more is the optimistic unchoke (default 8).
+    pub unchoke_slots: usize,
+    /// Download limit in bytes per second for the session (`None`: unlimited).
+    pub download_limit: Option<u64>,
+    /// Upload limit in bytes per second for the session (`None`: unlimited).
+    pub upload_limit: Option<u64>,
+    /// Requests we let a peer queue with us, sent as `reqq` (default 500).
+    pub max_request_queue: u32,
+    /// Connecting to a peer (default 5 s).
+    pub connect_timeout: Duration,
+    /// Handshake, including the remote's extended handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// A peer with requests outstanding that sends no block for this long is
+    /// snubbed: its requests go to others and it loses its unchoke slot (default 60 s).
+    pub snub_timeout: Duration,
+    /// A peer that sends nothing at all for this long is dropped (default 150 s).
+    pub idle_timeout: Duration,
+    /// Hash failures a peer's address may take part in before it is banned (default 2).
+    pub ban_after_hash_failures: u32,
+    /// How often the resume file is written while downloading (default 15 s).
+    pub resume_interval: Duration,
+    /// How often the choker reconsiders unchoke slots (default 10 s).
+    pub choke_interval: Duration,
+    /// How often the optimistic unchoke moves on (default 30 s).
+    pub optimistic_interval: Duration,
+    /// Floor for the time between announces to a tracker (default 30 s).
+    pub min_announce_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen_addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            listen_port: 6881,
+            peer_id: ferro_wire::generate_peer_id(),
+            max_peers_per_torrent: 50,
+            max_peers: 200,
+            unchoke_slots: 8,
+            download_limit: None,
+            upload_limit: None,
+            max_request_queue: 500,
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            snub_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(150),
+            ban_after_hash_failures: 2,
+            resume_interval: Duration::from_secs(15),
+            choke_interval: Duration::from_secs(10),
+            optimistic_interval: Duration::from_secs(30),
+            min_announce_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for loopback tests and demos: listens on
+    /// `127.0.0.1`, any free port.
+    pub fn loopback() -> Self {
+        Config {
+            listen_addr: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            listen_port: 0,
+            ..Config::default()
+        }
+    }
+}

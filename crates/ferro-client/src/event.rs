@@ -1,0 +1,106 @@
+//! What a torrent reports: its statistics and its events.
+
+use std::net::SocketAddr;
+
+/// What a torrent is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TorrentState {
+    /// Hashing existing data.
+    Checking,
+    /// Downloading pieces.
+    Downloading,
+    /// Every piece is verified; serving others.
+    Seeding,
+    /// Paused by the user: no connections.
+    Paused,
+    /// Stopped by an error (see [`TorrentStats::error`]).
+    Error,
+}
+
+/// A snapshot of a torrent's numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorrentStats {
+    /// The state.
+    pub state: TorrentState,
+    /// Total payload size in bytes.
+    pub total_length: u64,
+    /// Bytes of verified pieces.
+    pub verified_bytes: u64,
+    /// Verified pieces.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub piece_count: u32,
+    /// Payload bytes received in this session (including discarded ones).
+    pub downloaded: u64,
+    /// Payload bytes sent in this session.
+    pub uploaded: u64,
+    /// Download rate, bytes per second.
+    pub download_rate: u64,
+    /// Upload rate, bytes per second.
+    pub upload_rate: u64,
+    /// Connected peers.
+    pub peers_connected: usize,
+    /// Known peer addresses (trackers, `--peer`, incoming).
+    pub peers_known: usize,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u32,
+    /// The error that stopped the torrent, if any.
+    pub error: Option<String>,
+}
+
+impl TorrentStats {
+    /// Fraction of the payload verified, 0.0 to 1.0.
+    pub fn progress(&self) -> f64 {
+        if self.total_length == 0 {
+            1.0
+        } else {
+            self.verified_bytes as f64 / self.total_length as f64
+        }
+    }
+}
+
+/// Something that happened to a torrent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TorrentEvent {
+    /// Existing data was checked; `pieces` were already there.
+    Checked {
+        /// Pieces found valid.
+        pieces: u32,
+        /// Pieces hashed (the others were trusted from the resume file).
+        hashed: u32,
+    },
+    /// A piece passed its hash check and is on disk.
+    PieceVerified(u32),
+    /// A piece failed its hash check and will be downloaded again.
+    HashFailed {
+        /// The piece.
+        piece: u32,
+        /// Addresses that sent blocks of it.
+        peers: Vec<SocketAddr>,
+    },
+    /// An address is banned for sending data that failed the hash check
+    /// (port 0: the whole IP; on loopback the ban is per ip:port).
+    PeerBanned(SocketAddr),
+    /// A peer connection completed its handshake.
+    PeerConnected(SocketAddr),
+    /// A peer connection ended.
+    PeerDisconnected {
+        /// The peer.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// A tracker answered.
+    Announced {
+        /// The tracker URL.
+        url: String,
+        /// Peers it listed.
+        peers: usize,
+    },
+    /// No tracker answered.
+    AnnounceFailed(String),
+    /// Every piece is verified on disk.
+    Completed,
+    /// The torrent stopped on an error (disk full, permission denied, ...).
+    Error(String),
+}

@@ -1,0 +1,445 @@
+//! Adding a torrent, its background tasks, and the handle users hold.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ferro_core::InfoHash;
+use ferro_tracker::{AnnounceRequest, Event, TrackerTiers};
+use ferro_wire::Bitfield;
+use tokio::sync::broadcast;
+
+use crate::event::{TorrentEvent, TorrentStats};
+use crate::picker::PiecePicker;
+use crate::resume::{ResumeData, resume_path};
+use crate::session::{AddTorrent, SessionInner, new_shared};
+use crate::storage::{Storage, hashing_threads};
+use crate::torrent::{TorrentShared, dial_candidates};
+use crate::{Error, peer};
+
+/// A torrent in a [`Session`](crate::Session). Cheap to clone.
+#[derive(Clone)]
+pub struct TorrentHandle {
+    shared: Arc<TorrentShared>,
+    session: Arc<SessionInner>,
+}
+
+impl std::fmt::Debug for TorrentHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorrentHandle")
+            .field("info_hash", &self.shared.info_hash)
+            .finish()
+    }
+}
+
+impl TorrentHandle {
+    pub(crate) fn new(shared: Arc<TorrentShared>, session: Arc<SessionInner>) -> Self {
+        TorrentHandle { shared, session }
+    }
+
+    /// The torrent's info-hash.
+    pub fn info_hash(&self) -> InfoHash {
+        self.shared.info_hash
+    }
+
+    /// The torrent's `info`.
+    pub fn info(&self) -> &ferro_metainfo::Info {
+        &self.shared.info
+    }
+
+    /// A snapshot of the torrent's numbers.
+    pub fn stats(&self) -> TorrentStats {
+        self.shared.stats()
+    }
+
+    /// Verified pieces.
+    pub fn have(&self) -> Bitfield {
+        self.shared.lock().picker.have().clone()
+    }
+
+    /// A stream of events from now on (a slow receiver skips events; see
+    /// [`broadcast::Receiver`]).
+    pub fn events(&self) -> broadcast::Receiver<TorrentEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Waits until every piece is verified on disk. Fails if the torrent
+    /// stops on an error or is removed first.
+    pub async fn wait_until_complete(&self) -> Result<(), Error> {
+        let mut complete = self.shared.complete.subscribe();
+        let mut stop = self.shared.stop.subscribe();
+        // Bounded by the torrent's life: each wake is a state change.
+        loop {
+            if *complete.borrow_and_update() {
+                return Ok(());
+            }
+            if let Some(e) = self.shared.lock().error.clone() {
+                return Err(Error::Internal(e));
+            }
+            if *stop.borrow_and_update() {
+                return Err(Error::Stopped);
+            }
+            tokio::select! {
+                r = complete.changed() => if r.is_err() { return Err(Error::Stopped) },
+                r = stop.changed() => if r.is_err() { return Err(Error::Stopped) },
+            }
+        }
+    }
+
+    /// Dials these peers (besides those from trackers).
+    pub fn add_peers(&self, addrs: impl IntoIterator<Item = SocketAddr>) {
+        self.shared.add_known(addrs);
+    }
+
+    /// Disconnects every peer and stops making connections until [`resume`](Self::resume).
+    pub fn pause(&self) {
+        let mut st = self.shared.lock();
+        st.paused = true;
+        for p in st.peers.values_mut() {
+            p.disconnect = Some("paused".into());
+            p.wake.notify_one();
+        }
+    }
+
+    /// Undoes [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.shared.lock().paused = false;
+        self.shared.wake.notify_one();
+    }
+
+    /// Writes the resume file now.
+    pub async fn save_resume(&self) -> Result<(), Error> {
+        save_resume(&self.shared).await
+    }
+
+    /// Stops the torrent: peers are disconnected, resume data written, and
+    /// trackers told `stopped` (waiting a few seconds at most). Data stays on disk.
+    pub async fn remove(&self) {
+        self.shared.stop.send_replace(true);
+        {
+            let mut map = self
+                .session
+                .torrents
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            map.remove(&self.shared.info_hash);
+        }
+        let announcer = self
+            .shared
+            .announcer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Err(e) = save_resume(&self.shared).await {
+            tracing::warn!(error = %e, "could not write resume data");
+        }
+        if let Some(a) = announcer {
+            let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
+        }
+    }
+}
+
+async fn save_resume(shared: &Arc<TorrentShared>) -> Result<(), Error> {
+    if shared.lock().checking {
+        return Ok(());
+    }
+    let have = shared.lock().picker.have().clone();
+    let count = have.count_ones() as u64;
+    let storage = shared.storage.clone();
+    let path = shared.resume_path.clone();
+    let ih = shared.info_hash;
+    tokio::task::spawn_blocking(move || {
+        ResumeData::capture(&ih, &have, storage.paths()).save(&path)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    shared.resume_saved_at.store(count, Ordering::Relaxed);
+    Ok(())
+}
+
+pub(crate) async fn add_torrent(
+    inner: &Arc<SessionInner>,
+    add: AddTorrent,
+) -> Result<TorrentHandle, Error> {
+    let info = Arc::new(add.metainfo.info.clone());
+    let ih = info.info_hash();
+    if inner
+        .torrents
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&ih)
+    {
+        return Err(Error::DuplicateTorrent(ih.to_hex()));
+    }
+    let dir = add.download_dir.clone();
+    let storage = {
+        let info = info.clone();
+        tokio::task::spawn_blocking(move || Storage::open(info, &dir))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??
+    };
+    let storage = Arc::new(storage);
+    let picker = PiecePicker::new(info.piece_length(), info.total_length());
+    let rpath = resume_path(&add.download_dir, &ih);
+    let shared = new_shared(inner, info.clone(), storage.clone(), rpath.clone(), picker);
+    {
+        let mut map = inner.torrents.lock().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(&ih) {
+            return Err(Error::DuplicateTorrent(ih.to_hex()));
+        }
+        map.insert(ih, shared.clone());
+    }
+    let handle = TorrentHandle::new(shared.clone(), inner.clone());
+
+    // Check existing data: trust the resume file where files are unchanged.
+    let use_resume = add.use_resume;
+    let checked = tokio::task::spawn_blocking(move || -> Result<(Bitfield, u32), Error> {
+        let n = info.piece_count();
+        let resume = if use_resume {
+            ResumeData::load(&rpath).ok().flatten()
+        } else {
+            None
+        };
+        let progress = AtomicU64::new(0);
+        if let Some(r) = resume
+            && let Ok((mut trusted, to_hash)) = r.plan(&info, storage.paths())
+        {
+            let found = storage.recheck(Some(&to_hash), hashing_threads(), &progress)?;
+            for p in found.iter_ones() {
+                trusted.set(p, true);
+            }
+            return Ok((trusted, to_hash.len() as u32));
+        }
+        if !storage.had_existing_data() {
+            return Ok((Bitfield::new(n as usize), 0));
+        }
+        Ok((storage.recheck(None, hashing_threads(), &progress)?, n))
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()));
+    let (have, hashed) = match checked {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) | Err(e) => {
+            handle.remove().await;
+            return Err(e);
+        }
+    };
+    let complete = {
+        let mut st = shared.lock();
+        st.picker.set_have(&have);
+        st.checking = false;
+        st.picker.is_complete()
+    };
+    shared.emit(TorrentEvent::Checked {
+        pieces: have.count_ones() as u32,
+        hashed,
+    });
+    if complete {
+        shared.complete.send_replace(true);
+    }
+    if add.use_resume {
+        save_resume(&shared).await?;
+    }
+    shared.add_known(add.peers.iter().copied());
+
+    let mut tiers: Vec<Vec<String>> = if add.no_trackers {
+        Vec::new()
+    } else {
+        add.metainfo.trackers.clone()
+    };
+    tiers.extend(add.extra_trackers.iter().map(|u| vec![u.clone()]));
+    if !tiers.is_empty() {
+        let a = tokio::spawn(announcer(shared.clone(), inner.clone(), tiers));
+        *shared.announcer.lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+    }
+    tokio::spawn(torrent_task(shared.clone(), add.use_resume));
+    Ok(handle)
+}
+
+/// Connects to known peers, runs the choker, keeps rates and resume data.
+async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
+    let cfg = shared.config.clone();
+    let mut stop = shared.stop.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = Instant::now();
+    let mut last = start;
+    let mut last_choke = start;
+    let mut last_optimistic = start;
+    let mut last_resume = start;
+    let mut last_down = 0u64;
+    let mut last_up = 0u64;
+    // Runs until the torrent stops.
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shared.wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        if shared.is_stopped() {
+            return;
+        }
+        let now = Instant::now();
+        // Dial known peers up to the caps.
+        let dial = {
+            let mut st = shared.lock();
+            if st.paused || st.error.is_some() {
+                Vec::new()
+            } else {
+                let used = st.peers.len() + st.connecting.len();
+                let session_free = (cfg.max_peers as u64)
+                    .saturating_sub(shared.session_peers.load(Ordering::Relaxed))
+                    as usize;
+                let free = cfg
+                    .max_peers_per_torrent
+                    .saturating_sub(used)
+                    .min(session_free);
+                let addrs = dial_candidates(&st, now, free.min(10));
+                for a in &addrs {
+                    st.connecting.insert(*a);
+                }
+                addrs
+            }
+        };
+        for addr in dial {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let r = peer::run_outgoing(shared.clone(), addr).await;
+                let mut st = shared.lock();
+                st.connecting.remove(&addr);
+                if let Some(slot) = st.known.get_mut(&addr) {
+                    // Retry a failed or closed address only after a while.
+                    if slot.is_none_or(|t| t <= Instant::now()) {
+                        *slot = Some(Instant::now());
+                    }
+                }
+                if let Err(e) = r {
+                    tracing::debug!(%addr, error = %e, "outgoing peer ended");
+                }
+            });
+        }
+        if now.saturating_duration_since(last) >= Duration::from_millis(500) {
+            let elapsed = now.saturating_duration_since(last);
+            last = now;
+            let down = shared.downloaded.load(Ordering::Relaxed);
+            let up = shared.uploaded.load(Ordering::Relaxed);
+            let mut st = shared.lock();
+            st.download_rate.add(down - last_down);
+            st.upload_rate.add(up - last_up);
+            st.download_rate.tick(elapsed);
+            st.upload_rate.tick(elapsed);
+            last_down = down;
+            last_up = up;
+        }
+        if now.saturating_duration_since(last_choke) >= cfg.choke_interval {
+            let rotate = now.saturating_duration_since(last_optimistic) >= cfg.optimistic_interval;
+            if rotate {
+                last_optimistic = now;
+            }
+            last_choke = now;
+            shared.rechoke(rotate);
+        }
+        let have = shared.lock().picker.have().count_ones() as u64;
+        let saved = shared.resume_saved_at.load(Ordering::Relaxed);
+        let complete = *shared.complete.borrow();
+        if use_resume
+            && saved != have
+            && (complete || now.saturating_duration_since(last_resume) >= cfg.resume_interval)
+        {
+            last_resume = now;
+            if let Err(e) = save_resume(&shared).await {
+                tracing::warn!(error = %e, "could not write resume data");
+            }
+        }
+    }
+}
+
+/// BEP 3 / BEP 12 announces: `started`, regular re-announces at the
+/// tracker's interval, `completed` once, `stopped` on removal.
+async fn announcer(
+    shared: Arc<TorrentShared>,
+    session: Arc<SessionInner>,
+    tiers: Vec<Vec<String>>,
+) {
+    let mut tiers = TrackerTiers::new(tiers, &mut rand::rng());
+    let mut stop = shared.stop.subscribe();
+    let mut complete = shared.complete.subscribe();
+    let was_complete = *complete.borrow_and_update();
+    let mut event = Event::Started;
+    let mut completed_sent = was_complete;
+    let mut backoff = Duration::from_secs(5);
+    let mut announced = false;
+    let key: u32 = rand::random();
+    let request = |event: Event| {
+        let left = shared.lock().picker.left();
+        let mut req = AnnounceRequest::new(
+            shared.info_hash,
+            shared.config.peer_id,
+            shared.listen_port,
+            left,
+        );
+        req.event = event;
+        req.uploaded = shared.uploaded.load(Ordering::Relaxed);
+        req.downloaded = shared.downloaded.load(Ordering::Relaxed);
+        req.numwant = Some(50);
+        req.key = Some(key);
+        req
+    };
+    // Runs until the torrent stops; each pass waits an interval or an event.
+    loop {
+        let req = request(event);
+        let result = tokio::time::timeout(
+            Duration::from_secs(30),
+            session.tracker.announce_tiers(&mut tiers, &req),
+        )
+        .await;
+        let wait = match result {
+            Ok(Ok(answers)) => {
+                announced = true;
+                backoff = Duration::from_secs(5);
+                event = Event::None;
+                let mut interval = Duration::from_secs(1800);
+                for (url, resp) in answers {
+                    shared.emit(TorrentEvent::Announced {
+                        url,
+                        peers: resp.peers.len(),
+                    });
+                    shared.add_known(resp.peers.iter().map(|p| p.addr));
+                    interval = interval.min(resp.interval);
+                }
+                interval.max(shared.config.min_announce_interval)
+            }
+            Ok(Err(e)) => {
+                shared.emit(TorrentEvent::AnnounceFailed(e.to_string()));
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                backoff
+            }
+            Err(_) => {
+                shared.emit(TorrentEvent::AnnounceFailed("announce timed out".into()));
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                backoff
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            r = complete.changed(), if !completed_sent => {
+                if r.is_ok() && *complete.borrow_and_update() {
+                    completed_sent = true;
+                    if event == Event::None {
+                        event = Event::Completed;
+                    }
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    if announced {
+        let req = request(Event::Stopped);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            session.tracker.announce_tiers(&mut tiers, &req),
+        )
+        .await;
+    }
+}

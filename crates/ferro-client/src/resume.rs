@@ -1,0 +1,200 @@
+//! Resume data: which pieces were verified, and the size and mtime of every
+//! file when that was true, so a restart neither downloads nor re-hashes
+//! what is already there. A file whose size or mtime changed since is
+//! rechecked (its pieces only); a missing or unreadable resume file means a
+//! full recheck.
+//!
+//! The file is bencoded (`d5:filesl...e9:info-hash20:...6:pieces...e`) and
+//! written atomically (a temporary file renamed over the old one).
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use ferro_core::InfoHash;
+use ferro_metainfo::Info;
+use ferro_wire::Bitfield;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Where a torrent's resume file lives: inside the download directory, so
+/// Ferro writes nowhere else.
+pub fn resume_path(download_dir: &Path, info_hash: &InfoHash) -> PathBuf {
+    download_dir
+        .join(".ferro")
+        .join(format!("{}.resume", info_hash.to_hex()))
+}
+
+/// One file's identity when the resume data was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch (0 if unknown).
+    pub mtime_ns: i64,
+}
+
+/// The persisted state of one torrent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeData {
+    /// The torrent.
+    #[serde(rename = "info-hash", with = "ferro_bencode::bytes")]
+    pub info_hash: Vec<u8>,
+    /// Verified pieces, as a BEP 3 bitfield.
+    #[serde(with = "ferro_bencode::bytes")]
+    pub pieces: Vec<u8>,
+    /// Stamps of the torrent's files in order (padding files: size 0, mtime 0).
+    pub files: Vec<FileStamp>,
+}
+
+/// The stamp of a file on disk now (`None` when it cannot be read).
+pub fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Some(FileStamp {
+        size: meta.len(),
+        mtime_ns,
+    })
+}
+
+impl ResumeData {
+    /// Resume data for `have`, stamping the files at `paths` (None = padding).
+    pub fn capture(info_hash: &InfoHash, have: &Bitfield, paths: &[Option<PathBuf>]) -> Self {
+        ResumeData {
+            info_hash: info_hash.as_bytes().to_vec(),
+            pieces: have.as_bytes().to_vec(),
+            files: paths
+                .iter()
+                .map(|p| {
+                    p.as_deref().and_then(stamp).unwrap_or(FileStamp {
+                        size: 0,
+                        mtime_ns: 0,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes the file atomically.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let bytes = ferro_bencode::to_bytes(self).map_err(|e| Error::Resume {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        }
+        let tmp = path.with_extension("resume.tmp");
+        std::fs::write(&tmp, &bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
+    }
+
+    /// Reads a resume file; `Ok(None)` when there is none.
+    pub fn load(path: &Path) -> Result<Option<Self>, Error> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        ferro_bencode::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Resume {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Splits the torrent's pieces: those to trust as verified without
+    /// hashing, and those to hash. A piece is trusted when the resume data
+    /// says it was verified and none of its files changed since; everything
+    /// else that has a chance of being on disk is hashed.
+    pub fn plan(
+        &self,
+        info: &Info,
+        paths: &[Option<PathBuf>],
+    ) -> Result<(Bitfield, Vec<u32>), String> {
+        if self.info_hash != info.info_hash().as_bytes() {
+            return Err("resume data is for another torrent".into());
+        }
+        if self.files.len() != info.files().len() {
+            return Err("file count differs".into());
+        }
+        let pieces = info.piece_count() as usize;
+        let saved = Bitfield::from_bytes(&self.pieces, pieces).map_err(|e| e.to_string())?;
+        let changed: Vec<bool> = paths
+            .iter()
+            .zip(&self.files)
+            .map(|(p, s)| match p {
+                None => false,
+                Some(p) => stamp(p) != Some(*s),
+            })
+            .collect();
+        let mut trusted = Bitfield::new(pieces);
+        let mut to_hash = Vec::new();
+        for piece in 0..info.piece_count() {
+            let touches_changed = info
+                .file_spans(piece)
+                .any(|s| changed.get(s.file_index).copied().unwrap_or(true));
+            if saved.get(piece) && !touches_changed {
+                trusted.set(piece, true);
+            } else if touches_changed {
+                to_hash.push(piece);
+            }
+        }
+        Ok((trusted, to_hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferro_metainfo::TorrentBuilder;
+
+    #[test]
+    fn round_trip_and_plan() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), vec![1u8; 40_000]).unwrap();
+        std::fs::write(dir.join("b"), vec![2u8; 40_000]).unwrap();
+        let made = TorrentBuilder::new(&dir)
+            .piece_length(16384)
+            .build()
+            .unwrap();
+        let info = made.metainfo.info;
+        let paths: Vec<Option<PathBuf>> = info
+            .files()
+            .iter()
+            .map(|f| Some(tmp.path().join(&f.path)))
+            .collect();
+        let mut have = Bitfield::new(info.piece_count() as usize);
+        have.set(0, true);
+        have.set(4, true);
+        let data = ResumeData::capture(&info.info_hash(), &have, &paths);
+        let path = resume_path(tmp.path(), &info.info_hash());
+        data.save(&path).unwrap();
+        let loaded = ResumeData::load(&path).unwrap().unwrap();
+        assert_eq!(loaded, data);
+        // Nothing changed: trust the saved pieces, hash nothing.
+        let (trusted, to_hash) = loaded.plan(&info, &paths).unwrap();
+        assert_eq!(trusted.iter_ones().collect::<Vec<_>>(), vec![0, 4]);
+        assert!(to_hash.is_empty());
+        // File b changes: its pieces (2 to 4; 2 is shared with a) are hashed.
+        std::fs::write(dir.join("b"), vec![3u8; 40_001]).unwrap();
+        let (trusted, to_hash) = loaded.plan(&info, &paths).unwrap();
+        assert_eq!(trusted.iter_ones().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(to_hash, vec![2, 3, 4]);
+        assert!(
+            ResumeData::load(&tmp.path().join("none"))
+                .unwrap()
+                .is_none()
+        );
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(ResumeData::load(&path).is_err());
+    }
+}

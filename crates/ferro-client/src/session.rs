@@ -1,0 +1,299 @@
+//! The session: one TCP listener, the tracker client, limits, and the torrents.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferro_core::InfoHash;
+use ferro_metainfo::Metainfo;
+use ferro_tracker::driver::{TrackerClient, TrackerClientConfig};
+use ferro_wire::HandshakeDecoder;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+
+use crate::handle::TorrentHandle;
+use crate::rate::RateLimiter;
+use crate::torrent::TorrentShared;
+use crate::{Config, Error, peer};
+
+/// What to add to a session.
+#[derive(Debug, Clone)]
+pub struct AddTorrent {
+    /// The torrent.
+    pub metainfo: Metainfo,
+    /// Where its files go (created if missing). Nothing is written outside it.
+    pub download_dir: PathBuf,
+    /// Peers to dial directly, besides those trackers give.
+    pub peers: Vec<SocketAddr>,
+    /// Trackers to use besides the torrent's own, each its own tier.
+    pub extra_trackers: Vec<String>,
+    /// Skip the torrent's trackers (only `extra_trackers` and `peers` are used).
+    pub no_trackers: bool,
+    /// Read and write resume data (default true).
+    pub use_resume: bool,
+}
+
+impl AddTorrent {
+    /// Adds `metainfo`, downloading into `download_dir`.
+    pub fn new(metainfo: Metainfo, download_dir: impl Into<PathBuf>) -> Self {
+        AddTorrent {
+            metainfo,
+            download_dir: download_dir.into(),
+            peers: Vec::new(),
+            extra_trackers: Vec::new(),
+            no_trackers: false,
+            use_resume: true,
+        }
+    }
+
+    /// Adds a peer to dial.
+    pub fn peer(mut self, addr: SocketAddr) -> Self {
+        self.peers.push(addr);
+        self
+    }
+
+    /// Adds a tracker URL.
+    pub fn tracker(mut self, url: impl Into<String>) -> Self {
+        self.extra_trackers.push(url.into());
+        self
+    }
+}
+
+pub(crate) struct SessionInner {
+    pub config: Arc<Config>,
+    pub listen_addr: SocketAddr,
+    pub torrents: Mutex<HashMap<InfoHash, Arc<TorrentShared>>>,
+    pub tracker: Arc<TrackerClient>,
+    pub stop: watch::Sender<bool>,
+    pub session_peers: Arc<AtomicU64>,
+    pub download_limit: Option<Arc<RateLimiter>>,
+    pub upload_limit: Option<Arc<RateLimiter>>,
+}
+
+/// A BitTorrent session: listens for peers and runs torrents. Cheap to clone.
+///
+/// Must be created inside a tokio runtime (multi-threaded recommended).
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<SessionInner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("listen_addr", &self.inner.listen_addr)
+            .finish()
+    }
+}
+
+async fn bind(config: &Config) -> Result<TcpListener, Error> {
+    let mut addrs = vec![config.listen_addr];
+    if config.listen_addr.is_unspecified() && config.listen_addr.is_ipv6() {
+        addrs.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    }
+    let ports: Vec<u16> = if config.listen_port == 0 {
+        vec![0]
+    } else {
+        // The fixed default port, a few after it, then any free port.
+        (config.listen_port..config.listen_port.saturating_add(10))
+            .chain([0])
+            .collect()
+    };
+    let mut last = None;
+    for ip in addrs {
+        for &port in &ports {
+            match TcpListener::bind(SocketAddr::new(ip, port)).await {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+    }
+    Err(Error::Net(last.unwrap_or_else(|| {
+        std::io::ErrorKind::AddrNotAvailable.into()
+    })))
+}
+
+impl Session {
+    /// Starts a session: binds the listener and starts accepting peers.
+    pub async fn new(config: Config) -> Result<Session, Error> {
+        let listener = bind(&config).await?;
+        let listen_addr = listener.local_addr()?;
+        let tracker = TrackerClient::new(TrackerClientConfig::default())?;
+        let (stop, _) = watch::channel(false);
+        let inner = Arc::new(SessionInner {
+            download_limit: config.download_limit.map(|r| Arc::new(RateLimiter::new(r))),
+            upload_limit: config.upload_limit.map(|r| Arc::new(RateLimiter::new(r))),
+            config: Arc::new(config),
+            listen_addr,
+            torrents: Mutex::new(HashMap::new()),
+            tracker: Arc::new(tracker),
+            stop,
+            session_peers: Arc::new(AtomicU64::new(0)),
+        });
+        tokio::spawn(accept_loop(inner.clone(), listener));
+        Ok(Session { inner })
+    }
+
+    /// The address peers can reach this session on (port included).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.inner.listen_addr
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Adds a torrent: creates its files, checks existing data (trusting the
+    /// resume file where it still matches), then downloads or seeds.
+    pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentHandle, Error> {
+        crate::handle::add_torrent(&self.inner, add).await
+    }
+
+    /// The torrents in the session.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        let map = self
+            .inner
+            .torrents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .map(|t| TorrentHandle::new(t.clone(), self.inner.clone()))
+            .collect()
+    }
+
+    /// Stops every torrent (writing resume data, announcing `stopped`) and
+    /// the listener.
+    pub async fn shutdown(&self) {
+        for t in self.torrents() {
+            t.remove().await;
+        }
+        self.inner.stop.send_replace(true);
+    }
+}
+
+async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
+    let mut stop = inner.stop.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    let inner = inner.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = accept_one(inner, stream, addr).await {
+                            tracing::debug!(%addr, error = %e, "incoming peer refused");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// An incoming connection: read the info-hash (first 48 bytes), answer with
+/// our handshake for that torrent, then read the rest of theirs.
+async fn accept_one(
+    inner: Arc<SessionInner>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+) -> Result<(), Error> {
+    stream.set_nodelay(true)?;
+    let timeout = inner.config.handshake_timeout;
+    let mut rbuf = BytesMut::with_capacity(64 * 1024);
+    let info_hash = tokio::time::timeout(timeout, async {
+        // Bounded: each pass reads at least one byte; 48 are enough.
+        for _ in 0..48 {
+            if let Some(h) = HandshakeDecoder::peek_info_hash(&rbuf)? {
+                return Ok(h);
+            }
+            if tokio::io::AsyncReadExt::read_buf(&mut stream, &mut rbuf).await? == 0 {
+                return Err(Error::Net(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+        }
+        Err(Error::Internal("handshake not complete".into()))
+    })
+    .await
+    .map_err(|_| Error::Timeout("incoming handshake"))??;
+    let torrent = {
+        let map = inner.torrents.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&info_hash).cloned()
+    };
+    let Some(torrent) = torrent else {
+        return Err(Error::Peer {
+            addr,
+            reason: format!("unknown info-hash {}", info_hash.to_hex()),
+        });
+    };
+    if torrent.lock().is_banned(addr) {
+        return Err(Error::Peer {
+            addr,
+            reason: "banned".into(),
+        });
+    }
+    stream
+        .write_all(&peer::our_handshake(&torrent).to_bytes())
+        .await?;
+    let theirs = tokio::time::timeout(timeout, peer::read_handshake(&mut stream, &mut rbuf))
+        .await
+        .map_err(|_| Error::Timeout("incoming handshake"))??;
+    peer::run(torrent, stream, addr, theirs, rbuf).await
+}
+
+pub(crate) fn new_shared(
+    inner: &SessionInner,
+    info: Arc<ferro_metainfo::Info>,
+    storage: Arc<crate::storage::Storage>,
+    resume_path: PathBuf,
+    picker: crate::picker::PiecePicker,
+) -> Arc<TorrentShared> {
+    let (events, _) = broadcast::channel(1024);
+    let (complete, _) = watch::channel(false);
+    let (stop, _) = watch::channel(false);
+    Arc::new(TorrentShared {
+        info_hash: info.info_hash(),
+        info,
+        storage,
+        config: inner.config.clone(),
+        listen_port: inner.listen_addr.port(),
+        state: Mutex::new(crate::torrent::State {
+            picker,
+            buffers: HashMap::new(),
+            peers: HashMap::new(),
+            verified_log: Vec::new(),
+            known: HashMap::new(),
+            connecting: Default::default(),
+            banned: Default::default(),
+            hash_fails: HashMap::new(),
+            failed_blocks: HashMap::new(),
+            hash_failures: 0,
+            paused: false,
+            checking: true,
+            error: None,
+            next_key: 1,
+            download_rate: Default::default(),
+            upload_rate: Default::default(),
+        }),
+        events,
+        downloaded: AtomicU64::new(0),
+        uploaded: AtomicU64::new(0),
+        wake: tokio::sync::Notify::new(),
+        complete,
+        stop,
+        download_limit: inner.download_limit.clone(),
+        upload_limit: inner.upload_limit.clone(),
+        resume_path,
+        session_peers: inner.session_peers.clone(),
+        announcer: Mutex::new(None),
+        resume_saved_at: AtomicU64::new(u64::MAX),
+    })
+}

@@ -1,0 +1,442 @@
+//! One torrent's shared state and its background task: connecting to known
+//! peers, choking, statistics, completion and resume data.
+//!
+//! Peer tasks and this task share [`TorrentShared`]; the state sits behind
+//! one `std::sync::Mutex` that is only held for short, non-blocking updates
+//! (never across an `.await`). Changes a peer must act on (a new verified
+//! piece, a choke decision, a cancel, a ban) are written into the state and
+//! the peer is woken through its `Notify`: no unbounded queues.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ferro_core::{InfoHash, PeerId};
+use ferro_metainfo::Info;
+use ferro_wire::BlockRequest;
+use rand::seq::IndexedRandom;
+use sha1::{Digest, Sha1};
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::event::{TorrentEvent, TorrentState, TorrentStats};
+use crate::picker::{BLOCK_LEN, PeerKey, PiecePicker};
+use crate::rate::{RateEstimate, RateLimiter};
+use crate::storage::Storage;
+use crate::{Config, Error};
+
+/// Known addresses kept per torrent.
+const MAX_KNOWN_PEERS: usize = 2000;
+
+/// A piece being assembled in memory until it verifies.
+#[derive(Debug)]
+pub(crate) struct PieceBuffer {
+    pub data: Vec<u8>,
+    /// Who sent each block (for banning on a hash failure).
+    pub block_from: Vec<Option<SocketAddr>>,
+}
+
+/// Who sent each block of a piece, and the block's SHA-1.
+pub(crate) type BlockHashes = Vec<(Option<SocketAddr>, [u8; 20])>;
+
+/// The outcome of hashing a complete piece.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// Good and written; the addresses sent bad blocks of an earlier copy.
+    Passed(Vec<SocketAddr>),
+    /// Bad: who sent each block and the block's SHA-1.
+    Failed(BlockHashes),
+}
+
+/// Failed pieces whose block hashes are kept for the smart ban.
+const MAX_FAILED_PIECES: usize = 256;
+
+/// What a ban applies to: the whole IP address, except on loopback, where
+/// every peer shares one address, so the ban is for that ip:port only.
+pub(crate) fn ban_key(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_loopback() {
+        addr
+    } else {
+        SocketAddr::new(addr.ip(), 0)
+    }
+}
+
+/// Whether a ban on `key` covers `addr`.
+pub(crate) fn is_banned_by(key: SocketAddr, addr: SocketAddr) -> bool {
+    if key.port() == 0 {
+        key.ip() == addr.ip()
+    } else {
+        key == addr
+    }
+}
+
+impl State {
+    /// Whether `addr` is banned.
+    pub fn is_banned(&self, addr: SocketAddr) -> bool {
+        self.banned.contains(&SocketAddr::new(addr.ip(), 0)) || self.banned.contains(&addr)
+    }
+}
+
+/// What the torrent knows of one connected peer.
+#[derive(Debug)]
+pub(crate) struct PeerSlot {
+    pub addr: SocketAddr,
+    pub peer_id: PeerId,
+    pub wake: Arc<Notify>,
+    /// Whether we choke the peer (the choker's decision; the task sends it).
+    pub choked: bool,
+    /// Whether the peer is interested in our pieces.
+    pub interested: bool,
+    /// Whether the peer chokes us.
+    pub peer_choking: bool,
+    /// Payload rates as the peer task measured them.
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// No block in `snub_timeout` while requests were outstanding.
+    pub snubbed: bool,
+    pub is_seed: bool,
+    /// Cancels the peer task should send (end-game duplicates that arrived elsewhere).
+    pub cancels: Vec<BlockRequest>,
+    pub disconnect: Option<String>,
+    pub optimistic: bool,
+}
+
+/// Mutable state of a torrent.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub picker: PiecePicker,
+    pub buffers: HashMap<u32, PieceBuffer>,
+    pub peers: HashMap<PeerKey, PeerSlot>,
+    /// Verified pieces in order of verification: peers send `have` for the
+    /// entries past their own cursor (bounded by the piece count).
+    pub verified_log: Vec<u32>,
+    /// Addresses to connect to, with the time of the last failed attempt.
+    pub known: HashMap<SocketAddr, Option<Instant>>,
+    pub connecting: HashSet<SocketAddr>,
+    /// Ban keys (see [`ban_key`]).
+    pub banned: HashSet<SocketAddr>,
+    pub hash_fails: HashMap<SocketAddr, u32>,
+    /// Block hashes of failed pieces, for the smart ban.
+    pub failed_blocks: HashMap<u32, BlockHashes>,
+    pub hash_failures: u32,
+    pub paused: bool,
+    pub checking: bool,
+    pub error: Option<String>,
+    pub next_key: PeerKey,
+    pub download_rate: RateEstimate,
+    pub upload_rate: RateEstimate,
+}
+
+/// Everything peer tasks and the torrent task share.
+#[derive(Debug)]
+pub(crate) struct TorrentShared {
+    pub info_hash: InfoHash,
+    pub info: Arc<Info>,
+    pub storage: Arc<Storage>,
+    pub config: Arc<Config>,
+    pub listen_port: u16,
+    pub state: Mutex<State>,
+    pub events: broadcast::Sender<TorrentEvent>,
+    pub downloaded: AtomicU64,
+    pub uploaded: AtomicU64,
+    /// Wakes the torrent task (new known peers, completion, ...).
+    pub wake: Notify,
+    /// `true` once every piece is verified.
+    pub complete: watch::Sender<bool>,
+    /// Set when the torrent is removed or the session stops.
+    pub stop: watch::Sender<bool>,
+    pub download_limit: Option<Arc<RateLimiter>>,
+    pub upload_limit: Option<Arc<RateLimiter>>,
+    pub resume_path: PathBuf,
+    /// Connections in the whole session.
+    pub session_peers: Arc<AtomicU64>,
+    /// The tracker announcer, awaited on removal (it sends `stopped`).
+    pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Verified pieces when the resume file was last written.
+    pub resume_saved_at: AtomicU64,
+}
+
+impl TorrentShared {
+    /// The state, even if a panicking thread poisoned the lock (the state
+    /// stays consistent between calls, so continuing is safe).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn emit(&self, e: TorrentEvent) {
+        // No receiver is fine.
+        let _ = self.events.send(e);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Adds addresses to connect to.
+    pub fn add_known(&self, addrs: impl IntoIterator<Item = SocketAddr>) {
+        let mut st = self.lock();
+        for a in addrs {
+            if st.known.len() >= MAX_KNOWN_PEERS {
+                break;
+            }
+            if a.port() != 0 && !st.is_banned(a) {
+                st.known.entry(a).or_insert(None);
+            }
+        }
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    pub fn stats(&self) -> TorrentStats {
+        let st = self.lock();
+        let have = st.picker.have();
+        let verified_bytes = self.info.total_length() - st.picker.left();
+        let state = if st.error.is_some() {
+            TorrentState::Error
+        } else if st.paused {
+            TorrentState::Paused
+        } else if st.checking {
+            TorrentState::Checking
+        } else if st.picker.is_complete() {
+            TorrentState::Seeding
+        } else {
+            TorrentState::Downloading
+        };
+        TorrentStats {
+            state,
+            total_length: self.info.total_length(),
+            verified_bytes,
+            pieces_have: have.count_ones() as u32,
+            piece_count: self.info.piece_count(),
+            downloaded: self.downloaded.load(Ordering::Relaxed),
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            download_rate: st.download_rate.get(),
+            upload_rate: st.upload_rate.get(),
+            peers_connected: st.peers.len(),
+            peers_known: st.known.len(),
+            hash_failures: st.hash_failures,
+            error: st.error.clone(),
+        }
+    }
+
+    /// Every block of `piece` arrived: hash it and write it off the async
+    /// threads, then record the outcome.
+    pub fn finish_piece(self: &Arc<Self>, piece: u32, buf: PieceBuffer) {
+        let this = self.clone();
+        let failed_before = self.lock().failed_blocks.remove(&piece);
+        tokio::spawn(async move {
+            let storage = this.storage.clone();
+            let PieceBuffer { data, block_from } = buf;
+            let result = tokio::task::spawn_blocking(move || {
+                let ok = storage.piece_matches(piece, &data);
+                let blocks: BlockHashes = data
+                    .chunks(BLOCK_LEN as usize)
+                    .zip(block_from)
+                    .map(|(b, from)| (from, Sha1::digest(b).into()))
+                    .collect();
+                if !ok {
+                    return Ok(Verdict::Failed(blocks));
+                }
+                storage.write_piece(piece, &data)?;
+                // Smart ban: a peer whose block of an earlier failed copy
+                // differs from the good copy sent the bad data.
+                let culprits: Vec<SocketAddr> = match failed_before {
+                    Some(old) => old
+                        .iter()
+                        .zip(&blocks)
+                        .filter(|((_, bad), (_, good))| bad != good)
+                        .filter_map(|((from, _), _)| *from)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                Ok(Verdict::Passed(culprits))
+            })
+            .await
+            .unwrap_or_else(|e| Err(Error::Internal(format!("hash task: {e}"))));
+            this.piece_done(piece, result);
+        });
+    }
+
+    fn piece_done(&self, piece: u32, result: Result<Verdict, Error>) {
+        let mut st = self.lock();
+        match result {
+            Ok(Verdict::Passed(culprits)) => {
+                st.picker.piece_verified(piece);
+                st.verified_log.push(piece);
+                let complete = st.picker.is_complete();
+                let banned = self.ban(&mut st, culprits);
+                for p in st.peers.values() {
+                    p.wake.notify_one();
+                }
+                drop(st);
+                self.emit(TorrentEvent::PieceVerified(piece));
+                for b in banned {
+                    self.emit(TorrentEvent::PeerBanned(b));
+                }
+                if complete {
+                    self.complete.send_replace(true);
+                    self.emit(TorrentEvent::Completed);
+                }
+                self.wake.notify_one();
+            }
+            Ok(Verdict::Failed(blocks)) => {
+                st.picker.piece_failed(piece);
+                st.hash_failures += 1;
+                let mut unique: Vec<SocketAddr> = blocks.iter().filter_map(|(a, _)| *a).collect();
+                unique.sort();
+                unique.dedup();
+                let mut to_ban = Vec::new();
+                for addr in &unique {
+                    let n = st.hash_fails.entry(ban_key(*addr)).or_insert(0);
+                    *n += 1;
+                    // Alone to blame: repeated failures ban. With others,
+                    // the smart ban above decides once a good copy arrives.
+                    if unique.len() == 1 && *n >= self.config.ban_after_hash_failures {
+                        to_ban.push(*addr);
+                    }
+                }
+                if st.failed_blocks.len() < MAX_FAILED_PIECES {
+                    st.failed_blocks.insert(piece, blocks);
+                }
+                let banned = self.ban(&mut st, to_ban);
+                for p in st.peers.values() {
+                    p.wake.notify_one();
+                }
+                drop(st);
+                self.emit(TorrentEvent::HashFailed {
+                    piece,
+                    peers: unique,
+                });
+                for b in banned {
+                    self.emit(TorrentEvent::PeerBanned(b));
+                }
+            }
+            Err(e) => {
+                // Disk full, permission denied...: stop with one clear message.
+                st.picker.piece_failed(piece);
+                let msg = e.to_string();
+                if st.error.is_none() {
+                    st.error = Some(msg.clone());
+                    for p in st.peers.values_mut() {
+                        p.disconnect = Some("torrent stopped on a disk error".into());
+                        p.wake.notify_one();
+                    }
+                    drop(st);
+                    self.emit(TorrentEvent::Error(msg));
+                    self.complete.send_modify(|_| {});
+                    self.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Bans `addrs` (see [`ban_key`]) and disconnects them; returns the new bans.
+    fn ban(&self, st: &mut State, addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+        let mut newly = Vec::new();
+        for addr in addrs {
+            let key = ban_key(addr);
+            if !st.banned.insert(key) {
+                continue;
+            }
+            newly.push(key);
+            st.known.retain(|a, _| !is_banned_by(key, *a));
+            for p in st.peers.values_mut() {
+                if is_banned_by(key, p.addr) {
+                    p.disconnect = Some("banned: sent data that failed the hash check".into());
+                    p.wake.notify_one();
+                }
+            }
+        }
+        newly
+    }
+
+    /// Tit-for-tat (BEP 3 "choking"): the `unchoke_slots` interested peers
+    /// that give us the most (or, seeding, take the most from us) are
+    /// unchoked, snubbed peers excluded; one more slot rotates among the rest
+    /// (the optimistic unchoke) every `optimistic_interval`.
+    pub fn rechoke(&self, rotate_optimistic: bool) {
+        let mut st = self.lock();
+        let seeding = st.picker.is_complete();
+        let mut candidates: Vec<(u64, PeerKey)> = st
+            .peers
+            .iter()
+            .filter(|(_, p)| p.interested && !p.is_seed)
+            .map(|(k, p)| {
+                let score = if seeding {
+                    p.upload_rate
+                } else if p.snubbed {
+                    0
+                } else {
+                    p.download_rate
+                };
+                (score, *k)
+            })
+            .collect();
+        candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let slots = self.config.unchoke_slots;
+        let mut unchoke: HashSet<PeerKey> = candidates
+            .iter()
+            .filter(|(_, k)| seeding || st.peers.get(k).is_some_and(|p| !p.snubbed))
+            .take(slots)
+            .map(|(_, k)| *k)
+            .collect();
+        let current_opt = st.peers.iter().find(|(_, p)| p.optimistic).map(|(k, _)| *k);
+        let rest: Vec<PeerKey> = candidates
+            .iter()
+            .map(|(_, k)| *k)
+            .filter(|k| !unchoke.contains(k))
+            .collect();
+        let opt = match current_opt {
+            Some(k) if !rotate_optimistic && rest.contains(&k) => Some(k),
+            _ => rest.choose(&mut rand::rng()).copied(),
+        };
+        if let Some(k) = opt {
+            unchoke.insert(k);
+        }
+        for (k, p) in st.peers.iter_mut() {
+            let choke = !unchoke.contains(k);
+            p.optimistic = Some(*k) == opt;
+            if p.choked != choke {
+                p.choked = choke;
+                p.wake.notify_one();
+            }
+        }
+    }
+
+    /// A newly interested peer gets a free slot at once rather than waiting
+    /// up to a choke interval.
+    pub fn unchoke_if_slot_free(st: &mut State, key: PeerKey, slots: usize) -> bool {
+        let unchoked = st
+            .peers
+            .values()
+            .filter(|p| !p.choked && p.interested)
+            .count();
+        if unchoked < slots + 1
+            && let Some(p) = st.peers.get_mut(&key)
+            && p.choked
+        {
+            p.choked = false;
+            return true;
+        }
+        false
+    }
+}
+
+/// Addresses worth dialing now: known, not connected or connecting, not
+/// banned, not failed in the last minute.
+pub(crate) fn dial_candidates(st: &State, now: Instant, max: usize) -> Vec<SocketAddr> {
+    let connected: HashSet<SocketAddr> = st.peers.values().map(|p| p.addr).collect();
+    st.known
+        .iter()
+        .filter(|(a, failed)| {
+            !connected.contains(a)
+                && !st.connecting.contains(a)
+                && !st.is_banned(**a)
+                && failed.is_none_or(|t| now.saturating_duration_since(t) > Duration::from_secs(60))
+        })
+        .map(|(a, _)| *a)
+        .take(max)
+        .collect()
+}

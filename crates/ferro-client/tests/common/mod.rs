@@ -1,0 +1,91 @@
+//! Helpers shared by the loopback tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use ferro_metainfo::{Metainfo, TorrentBuilder};
+use ferro_tracker::server::{Server, ServerConfig, ServerHandle};
+use sha2::{Digest, Sha256};
+
+/// A multi-file payload: pieces cross file boundaries, one file is empty.
+/// Returns the directory holding the torrent's root folder `payload/`.
+pub fn make_payload(root: &Path, total: usize) -> PathBuf {
+    let dir = root.join("seed");
+    let payload = dir.join("payload");
+    std::fs::create_dir_all(payload.join("sub")).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut bytes = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    };
+    let a = total / 3 + 12_345;
+    let b = total / 2 + 777;
+    let c = total.saturating_sub(a + b).max(1);
+    std::fs::write(payload.join("a.bin"), bytes(a)).unwrap();
+    std::fs::write(payload.join("empty.txt"), b"").unwrap();
+    std::fs::write(payload.join("sub/b.bin"), bytes(b)).unwrap();
+    std::fs::write(payload.join("sub/c.bin"), bytes(c)).unwrap();
+    dir
+}
+
+/// A torrent of `seed_dir/payload` announcing to `trackers`.
+pub fn make_torrent(seed_dir: &Path, piece_length: u64, trackers: &[String]) -> Metainfo {
+    let mut b = TorrentBuilder::new(seed_dir.join("payload")).piece_length(piece_length);
+    for t in trackers {
+        b = b.tracker(t.clone());
+    }
+    b.build().unwrap().metainfo
+}
+
+/// sha256 of every file under `dir/payload`, by relative path.
+pub fn digests(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let base = dir.join("payload");
+    let mut stack = vec![base.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                let rel = p
+                    .strip_prefix(&base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let d: [u8; 32] = Sha256::digest(&data).into();
+                out.push((rel, d.iter().map(|b| format!("{b:02x}")).collect()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Ferro's tracker on 127.0.0.1 (HTTP and UDP), short intervals.
+pub async fn tracker() -> ServerHandle {
+    let mut config = ServerConfig {
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        udp: Some("127.0.0.1:0".parse().unwrap()),
+        rate_limit: None,
+        ..ServerConfig::default()
+    };
+    config.swarm.interval = std::time::Duration::from_secs(5);
+    Server::bind(config).await.unwrap().spawn()
+}
+
+/// A loopback config with quick choking for tests.
+pub fn config() -> ferro_client::Config {
+    ferro_client::Config {
+        choke_interval: std::time::Duration::from_secs(2),
+        min_announce_interval: std::time::Duration::from_secs(1),
+        ..ferro_client::Config::loopback()
+    }
+}

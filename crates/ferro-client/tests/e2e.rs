@@ -1,0 +1,116 @@
+//! Whole swarms on loopback: Ferro's tracker, Ferro seeders and leechers.
+
+mod common;
+
+use std::time::Duration;
+
+use ferro_client::{AddTorrent, Session, TorrentEvent};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracker_one_seeder_three_leechers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 3 * 1024 * 1024);
+    let tracker = common::tracker().await;
+    // Leechers use the UDP tracker first; the seeder falls back through tiers.
+    let trackers = [
+        tracker.udp_announce_url().unwrap(),
+        tracker.http_announce_url().unwrap(),
+    ];
+    let torrent = common::make_torrent(&seed_dir, 64 * 1024, &trackers);
+    let expected = common::digests(&seed_dir);
+
+    let seeder = Session::new(common::config()).await.unwrap();
+    let seed = seeder
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    assert!(seed.stats().progress() >= 1.0);
+
+    let mut leechers = Vec::new();
+    for i in 0..3 {
+        let dir = tmp.path().join(format!("leech{i}"));
+        let s = Session::new(common::config()).await.unwrap();
+        let h = s
+            .add_torrent(AddTorrent::new(torrent.clone(), &dir))
+            .await
+            .unwrap();
+        leechers.push((s, h, dir));
+    }
+    for (_, h, _) in &leechers {
+        tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+            .await
+            .expect("download timed out")
+            .unwrap();
+    }
+    for (s, h, dir) in &leechers {
+        assert_eq!(common::digests(dir), expected);
+        let stats = h.stats();
+        assert_eq!(stats.pieces_have, stats.piece_count);
+        assert!(dir.join("payload/empty.txt").is_file());
+        s.shutdown().await;
+    }
+    assert!(seed.stats().uploaded > 0);
+    seeder.shutdown().await;
+    tracker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_peer_pause_resume_and_restart_from_resume_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 2 * 1024 * 1024);
+    let torrent = common::make_torrent(&seed_dir, 32 * 1024, &[]);
+    let seeder = Session::new(common::config()).await.unwrap();
+    seeder
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    let dir = tmp.path().join("leech");
+
+    // First run: stop after some pieces.
+    let s = Session::new(common::config()).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
+        .await
+        .unwrap();
+    let mut events = h.events();
+    let mut verified = 0;
+    while verified < 10 {
+        if let Ok(Ok(TorrentEvent::PieceVerified(_))) =
+            tokio::time::timeout(TIMEOUT, events.recv()).await
+        {
+            verified += 1;
+        }
+    }
+    h.pause();
+    assert_eq!(h.stats().state, ferro_client::TorrentState::Paused);
+    s.shutdown().await;
+    let had = h.have();
+    assert!(had.count_ones() >= 10);
+
+    // Second run: the resume file is trusted, nothing is re-hashed or re-downloaded.
+    let s = Session::new(common::config()).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
+        .await
+        .unwrap();
+    for p in had.iter_ones() {
+        assert!(h.have().get(p), "piece {p} lost");
+    }
+    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+        .await
+        .unwrap()
+        .unwrap();
+    let stats = h.stats();
+    let left_before = torrent.info.total_length() - had.count_ones() as u64 * 32 * 1024;
+    assert!(
+        stats.downloaded <= left_before + 32 * 1024 * 8,
+        "downloaded {} of {} missing",
+        stats.downloaded,
+        left_before
+    );
+    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    s.shutdown().await;
+    seeder.shutdown().await;
+}
