@@ -25,6 +25,7 @@ It exits on "quit", when stdin closes, or after --timeout seconds.
 
 import argparse
 import select
+import shutil
 import sys
 import tempfile
 import time
@@ -113,6 +114,14 @@ def get_peers(ses, info_hash, wait=15.0):
 
 
 def main():
+    workdir = tempfile.mkdtemp(prefix="ferro-dht-interop-")
+    try:
+        serve(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def serve(workdir):
     ap = argparse.ArgumentParser()
     ap.add_argument("ferro_port", type=int)
     ap.add_argument("--sessions", type=int, default=3)
@@ -156,7 +165,7 @@ def main():
             # libtorrent announces every public torrent to the DHT.
             atp = lt.add_torrent_params()
             atp.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(cmd[1])))
-            atp.save_path = tempfile.mkdtemp(prefix="ferro-dht-interop-")
+            atp.save_path = workdir
             sessions[0].add_torrent(atp)
             say(f"announced {ports[0]}")
         elif cmd[0] == "get_peers":

@@ -18,7 +18,7 @@ use rand::Rng;
 
 use crate::id::{NodeId, NodeInfo};
 
-/// BEP 5: "A good node is a node [that] has responded to one of our queries
+/// BEP 5: a good node "has responded to one of our queries
 /// within the last 15 minutes" (or has ever responded and queried us within
 /// the last 15 minutes); the same period marks a bucket for refresh.
 pub const GOOD_PERIOD: Duration = Duration::from_secs(15 * 60);

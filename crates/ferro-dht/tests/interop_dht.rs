@@ -26,7 +26,15 @@ struct LtNodes {
 
 impl Drop for LtNodes {
     fn drop(&mut self) {
+        // Ask it to quit (it removes its temporary directory), then make sure.
         let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        for _ in 0..40 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
