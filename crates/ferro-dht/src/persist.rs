@@ -32,21 +32,16 @@ impl SavedState {
                 n.encode(&mut v6);
             }
         }
-        let mut out = Vec::with_capacity(v4.len() + v6.len() + 64);
-        let bytes = |out: &mut Vec<u8>, b: &[u8]| {
-            out.extend_from_slice(b.len().to_string().as_bytes());
-            out.push(b':');
-            out.extend_from_slice(b);
-        };
-        out.push(b'd');
-        bytes(&mut out, b"id");
-        bytes(&mut out, &self.id.0);
-        bytes(&mut out, b"nodes");
-        bytes(&mut out, &v4);
-        bytes(&mut out, b"nodes6");
-        bytes(&mut out, &v6);
-        out.push(b'e');
-        out
+        let mut e = ferro_bencode::Encoder::new(Vec::with_capacity(v4.len() + v6.len() + 64));
+        e.begin_dict();
+        e.bytes(b"id");
+        e.bytes(&self.id.0);
+        e.bytes(b"nodes");
+        e.bytes(&v4);
+        e.bytes(b"nodes6");
+        e.bytes(&v6);
+        e.end();
+        e.into_inner()
     }
 
     /// Reads a state written by [`encode`](Self::encode).

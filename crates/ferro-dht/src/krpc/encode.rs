@@ -1,54 +1,43 @@
-//! Canonical KRPC encoding: keys are written in sorted order by hand, since
-//! every KRPC dictionary has a fixed, small set of keys.
+//! Canonical KRPC encoding with ferro-bencode's [`Encoder`]: keys are given in
+//! sorted order by hand, since every KRPC dictionary has a fixed, small set of keys.
+
+use ferro_bencode::Encoder;
 
 use super::{Body, KrpcError, Message, Query, Response, Want};
 
-/// A minimal bencode writer for fixed-shape messages.
-struct W(Vec<u8>);
+/// ferro-bencode's writer, with key/value shorthands.
+struct W(Encoder<Vec<u8>>);
 
 impl W {
-    /// Decimal digits without an allocation (this runs for every string).
-    fn decimal(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.0
-            .extend_from_slice(digits.get(at..).unwrap_or_default());
-    }
     fn bytes(&mut self, b: &[u8]) {
-        self.decimal(b.len() as u64);
-        self.0.push(b':');
-        self.0.extend_from_slice(b);
+        self.0.bytes(b);
     }
     fn int(&mut self, i: i64) {
-        self.0.push(b'i');
-        if i < 0 {
-            self.0.push(b'-');
-        }
-        self.decimal(i.unsigned_abs());
-        self.0.push(b'e');
+        self.0.int(i);
     }
     fn key_bytes(&mut self, k: &str, v: &[u8]) {
-        self.bytes(k.as_bytes());
-        self.bytes(v);
+        self.0.bytes(k.as_bytes());
+        self.0.bytes(v);
     }
     fn key_int(&mut self, k: &str, v: i64) {
-        self.bytes(k.as_bytes());
-        self.int(v);
+        self.0.bytes(k.as_bytes());
+        self.0.int(v);
+    }
+    fn dict(&mut self) {
+        self.0.begin_dict();
+    }
+    fn list(&mut self) {
+        self.0.begin_list();
+    }
+    fn end(&mut self) {
+        self.0.end();
     }
 }
 
 /// Encodes `msg` as canonical bencode.
 pub fn encode(msg: &Message) -> Vec<u8> {
-    let mut w = W(Vec::with_capacity(256));
-    w.0.push(b'd');
+    let mut w = W(Encoder::new(Vec::with_capacity(256)));
+    w.dict();
     // Top-level keys in sorted order: a, e, q, r, ro, t, v, y.
     match &msg.body {
         Body::Query(q) => {
@@ -58,10 +47,10 @@ pub fn encode(msg: &Message) -> Vec<u8> {
         }
         Body::Error(KrpcError { code, message }) => {
             w.bytes(b"e");
-            w.0.push(b'l');
+            w.list();
             w.int(*code);
             w.bytes(message.as_bytes());
-            w.0.push(b'e');
+            w.end();
         }
         Body::Response(r) => {
             w.bytes(b"r");
@@ -81,26 +70,26 @@ pub fn encode(msg: &Message) -> Vec<u8> {
         Body::Error(_) => b"e",
     };
     w.key_bytes("y", y);
-    w.0.push(b'e');
-    w.0
+    w.end();
+    w.0.into_inner()
 }
 
 fn want(w: &mut W, want: &Option<Want>) {
     if let Some(want) = want {
         w.bytes(b"want");
-        w.0.push(b'l');
+        w.list();
         if want.v4 {
             w.bytes(b"n4");
         }
         if want.v6 {
             w.bytes(b"n6");
         }
-        w.0.push(b'e');
+        w.end();
     }
 }
 
 fn query_args(w: &mut W, q: &Query) {
-    w.0.push(b'd');
+    w.dict();
     match q {
         Query::Ping { id } => w.key_bytes("id", &id.0),
         Query::FindNode {
@@ -137,11 +126,11 @@ fn query_args(w: &mut W, q: &Query) {
             w.key_bytes("token", token);
         }
     }
-    w.0.push(b'e');
+    w.end();
 }
 
 fn response(w: &mut W, r: &Response) {
-    w.0.push(b'd');
+    w.dict();
     w.key_bytes("id", &r.id.0);
     if !r.nodes.is_empty() {
         let mut b = Vec::with_capacity(r.nodes.len() * crate::id::NODE_V4_LEN);
@@ -164,13 +153,14 @@ fn response(w: &mut W, r: &Response) {
     }
     if !r.values.is_empty() {
         w.bytes(b"values");
-        w.0.push(b'l');
+        w.list();
+        let mut b = Vec::with_capacity(18);
         for v in &r.values {
-            let mut b = Vec::with_capacity(18);
+            b.clear();
             ferro_core::compact::encode_one(v, &mut b);
             w.bytes(&b);
         }
-        w.0.push(b'e');
+        w.end();
     }
-    w.0.push(b'e');
+    w.end();
 }
