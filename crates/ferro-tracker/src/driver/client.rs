@@ -1,6 +1,7 @@
 //! One entry point for any tracker URL, and BEP 12 tier walking.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
@@ -21,12 +22,13 @@ pub struct TrackerClientConfig {
 /// Announces and scrapes over `http://`, `https://` and `udp://` URLs.
 ///
 /// UDP trackers are kept per URL so their connection id is reused for up to a
-/// minute (BEP 15); concurrent calls to one UDP tracker take turns.
+/// minute (BEP 15); concurrent calls to one UDP tracker take turns, calls to
+/// different trackers run in parallel.
 #[derive(Debug)]
 pub struct TrackerClient {
     http: HttpTracker,
     udp_config: UdpConfig,
-    udp: Mutex<HashMap<String, UdpTracker>>,
+    udp: Mutex<HashMap<String, Arc<Mutex<UdpTracker>>>>,
 }
 
 /// Bound on cached UDP trackers; past it the cache is cleared (a torrent client
@@ -62,18 +64,25 @@ impl TrackerClient {
         url: &str,
         f: impl AsyncFnOnce(&mut UdpTracker) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut map = self.udp.lock().await;
-        if !map.contains_key(url) {
-            if map.len() >= MAX_UDP_TRACKERS {
-                map.clear();
+        // The map is locked only to find or insert the tracker, so a slow or
+        // dead UDP tracker holds up only its own requests.
+        let cached = self.udp.lock().await.get(url).cloned();
+        let tracker = match cached {
+            Some(t) => t,
+            None => {
+                // Resolve and bind without holding the map.
+                let fresh = Arc::new(Mutex::new(
+                    UdpTracker::connect(url, self.udp_config.clone()).await?,
+                ));
+                let mut map = self.udp.lock().await;
+                if map.len() >= MAX_UDP_TRACKERS && !map.contains_key(url) {
+                    map.clear();
+                }
+                map.entry(url.to_owned()).or_insert(fresh).clone()
             }
-            let t = UdpTracker::connect(url, self.udp_config.clone()).await?;
-            map.insert(url.to_owned(), t);
-        }
-        match map.get_mut(url) {
-            Some(t) => f(t).await,
-            None => Err(Error::Transport(format!("UDP tracker {url} vanished"))),
-        }
+        };
+        let mut t = tracker.lock().await;
+        f(&mut t).await
     }
 
     /// Announces `req` to the tracker at `url`.
