@@ -19,6 +19,9 @@ pub struct DhtConfig {
     pub alpha: usize,
     /// How long to wait for an answer before a query counts as failed.
     pub query_timeout: Duration,
+    /// After this long without an answer, a lookup sends another query in
+    /// the slow one's place (still accepting its late answer).
+    pub query_stall: Duration,
     /// Host names or addresses (`host:port`) the driver resolves and bootstraps
     /// from when the routing table is empty. Default: the well-known public
     /// routers. Tests must set this to empty or to loopback addresses.
@@ -48,6 +51,7 @@ impl Default for DhtConfig {
             rate_limit: Some(RateLimitConfig::default()),
             alpha: 3,
             query_timeout: Duration::from_secs(2),
+            query_stall: Duration::from_millis(500),
             bootstrap_nodes: [
                 "router.bittorrent.com:6881",
                 "router.utorrent.com:6881",

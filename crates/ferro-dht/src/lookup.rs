@@ -47,6 +47,9 @@ pub struct LookupStats {
 enum CandState {
     Fresh,
     InFlight,
+    /// Asked, no answer within the stall period: its slot goes to another
+    /// query, but a late answer is still taken.
+    Stalled,
     Responded,
     Failed,
 }
@@ -155,7 +158,7 @@ impl Lookup {
                 break;
             }
             match c.state {
-                CandState::Failed => continue,
+                CandState::Failed | CandState::Stalled => continue,
                 CandState::Fresh => {
                     c.state = CandState::InFlight;
                     self.in_flight += 1;
@@ -170,17 +173,28 @@ impl Lookup {
         out
     }
 
-    /// True once nothing is in flight and the k closest live candidates have answered.
+    /// True once nothing is in flight, the k closest live candidates have
+    /// answered, and no stalled query could still land among them.
     pub(crate) fn search_done(&self) -> bool {
         if self.in_flight > 0 {
             return false;
         }
-        !self
-            .candidates
-            .iter()
-            .filter(|c| c.state != CandState::Failed)
-            .take(self.k)
-            .any(|c| c.state == CandState::Fresh)
+        let (mut live, mut responded) = (0, 0);
+        for c in &self.candidates {
+            if responded >= self.k {
+                break;
+            }
+            match c.state {
+                CandState::Failed => continue,
+                // Closer than the k-th answer: its late answer would count.
+                CandState::Stalled | CandState::InFlight => return false,
+                CandState::Fresh if live < self.k => return false,
+                CandState::Fresh => {}
+                CandState::Responded => responded += 1,
+            }
+            live += 1;
+        }
+        true
     }
 
     fn find(&mut self, addr: SocketAddr) -> Option<&mut Candidate> {
@@ -200,9 +214,11 @@ impl Lookup {
         let Some(c) = self.find(addr) else {
             return Vec::new();
         };
-        if c.state != CandState::InFlight {
-            return Vec::new();
-        }
+        let was_in_flight = match c.state {
+            CandState::InFlight => true,
+            CandState::Stalled => false,
+            _ => return Vec::new(),
+        };
         c.state = CandState::Responded;
         let learned_id = c.id.is_none();
         c.id = Some(id);
@@ -214,7 +230,9 @@ impl Lookup {
             self.ids.insert(id);
             self.candidates.sort_by_key(|c| c.dist);
         }
-        self.in_flight = self.in_flight.saturating_sub(1);
+        if was_in_flight {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
         self.stats.responses += 1;
         for n in nodes {
             self.add(Some(n.id), n.addr, depth);
@@ -226,7 +244,7 @@ impl Lookup {
             // Dropped ones stay in `addrs`/`ids`: they are never re-added.
             self.candidates.retain(|c| {
                 kept += 1;
-                kept <= max || c.state == CandState::InFlight
+                kept <= max || matches!(c.state, CandState::InFlight | CandState::Stalled)
             });
         }
         let mut fresh = Vec::new();
@@ -241,12 +259,30 @@ impl Lookup {
 
     /// Records that the query to `addr` timed out or drew an error.
     pub(crate) fn on_failure(&mut self, addr: SocketAddr) {
+        let Some(c) = self.find(addr) else {
+            return;
+        };
+        let was_in_flight = match c.state {
+            CandState::InFlight => true,
+            CandState::Stalled => false,
+            _ => return,
+        };
+        c.state = CandState::Failed;
+        if was_in_flight {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+        self.stats.failures += 1;
+    }
+
+    /// Records that the query to `addr` has gone unanswered for the stall
+    /// period: another query may take its place (libtorrent calls this a
+    /// short timeout), so one slow node does not hold up the lookup.
+    pub(crate) fn on_stall(&mut self, addr: SocketAddr) {
         if let Some(c) = self.find(addr)
             && c.state == CandState::InFlight
         {
-            c.state = CandState::Failed;
+            c.state = CandState::Stalled;
             self.in_flight = self.in_flight.saturating_sub(1);
-            self.stats.failures += 1;
         }
     }
 
@@ -345,6 +381,28 @@ mod tests {
         assert_eq!(l.stats.rounds, 2);
         assert_eq!(l.stats.queries, 4);
         assert_eq!(l.stats.failures, 1);
+    }
+
+    #[test]
+    fn stalled_queries_free_their_slot_and_may_still_answer() {
+        let target = NodeId([0; 20]);
+        let mut l = Lookup::new(LookupKind::FindNode, target, &[info(1), info(2)], &[], 8, 1);
+        assert_eq!(l.next_queries().len(), 1);
+        assert!(l.next_queries().is_empty(), "alpha = 1");
+        l.on_stall(info(1).addr);
+        assert_eq!(l.next_queries(), vec![(Some(info(2).id), info(2).addr)]);
+        l.on_response(info(2).addr, info(2).id, std::iter::empty(), &[], None);
+        assert!(
+            !l.search_done(),
+            "the stalled node is closer than the answer"
+        );
+        l.on_response(info(1).addr, info(1).id, std::iter::empty(), &[], None);
+        assert!(l.search_done());
+        assert_eq!(
+            l.closest(),
+            vec![info(1), info(2)],
+            "its late answer still counts"
+        );
     }
 
     #[test]

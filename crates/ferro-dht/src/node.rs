@@ -91,7 +91,8 @@ pub struct Node {
     limiter: Option<RateLimiter>,
     pending: HashMap<u32, Pending>,
     pinging: HashSet<SocketAddr>,
-    deadlines: BinaryHeap<Reverse<(Instant, u32)>>,
+    /// Query deadlines: `(when, transaction, stall-only)`.
+    deadlines: BinaryHeap<Reverse<(Instant, u32, bool)>>,
     next_tid: u32,
     lookups: HashMap<LookupId, Lookup>,
     next_lookup: u64,
@@ -181,7 +182,7 @@ impl Node {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let q = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        let q = self.deadlines.peek().map(|Reverse((t, _, _))| *t);
         let t = q.map_or(self.next_maintenance, |t| t.min(self.next_maintenance));
         Some(self.rebootstrap_at.map_or(t, |r| r.min(t)))
     }
@@ -342,7 +343,11 @@ impl Node {
             },
         );
         self.deadlines
-            .push(Reverse((now + self.cfg.query_timeout, tid)));
+            .push(Reverse((now + self.cfg.query_timeout, tid, false)));
+        if matches!(purpose, Purpose::Lookup(_)) && self.cfg.query_stall < self.cfg.query_timeout {
+            self.deadlines
+                .push(Reverse((now + self.cfg.query_stall, tid, true)));
+        }
         self.transmit(to, krpc::encode(&msg));
         true
     }
@@ -550,11 +555,25 @@ impl Node {
 
     /// Expires queries past their deadline and runs periodic maintenance.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((t, tid))) = self.deadlines.peek().copied() {
+        while let Some(Reverse((t, tid, stall))) = self.deadlines.peek().copied() {
             if t > now {
                 break;
             }
             self.deadlines.pop();
+            if stall {
+                if let Some(Pending {
+                    to,
+                    purpose: Purpose::Lookup(lid),
+                    ..
+                }) = self.pending.get(&tid).cloned()
+                {
+                    if let Some(l) = self.lookups.get_mut(&lid) {
+                        l.on_stall(to);
+                    }
+                    self.drive_lookup(lid, now);
+                }
+                continue;
+            }
             let Some(p) = self.pending.remove(&tid) else {
                 continue;
             };

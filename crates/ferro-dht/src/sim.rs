@@ -46,6 +46,10 @@ pub struct SimConfig {
     pub lookups: usize,
     /// Nodes that look up the announced info-hash.
     pub get_peers: usize,
+    /// Fraction of nodes (never the seed) that go offline after the
+    /// bootstrap, before the measurements: their routing-table entries
+    /// elsewhere go stale and must be failed and replaced.
+    pub churn: f64,
     /// Node settings (bootstrap routers are ignored).
     pub dht: DhtConfig,
 }
@@ -61,6 +65,7 @@ impl Default for SimConfig {
             join_interval: Duration::from_millis(10),
             lookups: 100,
             get_peers: 20,
+            churn: 0.0,
             dht: DhtConfig {
                 bootstrap_nodes: Vec::new(),
                 ..DhtConfig::default()
@@ -74,6 +79,8 @@ impl Default for SimConfig {
 pub struct SimReport {
     /// Nodes simulated.
     pub nodes: usize,
+    /// Nodes taken offline after the bootstrap.
+    pub offline: usize,
     /// Datagrams sent during the whole run.
     pub datagrams: u64,
     /// Datagrams dropped by the simulated loss.
@@ -108,7 +115,11 @@ pub struct SimReport {
 
 impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "nodes                      {}", self.nodes)?;
+        writeln!(
+            f,
+            "nodes (offline)            {} ({})",
+            self.nodes, self.offline
+        )?;
         writeln!(
             f,
             "datagrams (dropped)        {} ({})",
@@ -189,6 +200,7 @@ pub struct Sim {
     net: BinaryHeap<Reverse<Datagram>>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     rng: StdRng,
+    offline: Vec<bool>,
     seq: u64,
     datagrams: u64,
     dropped: u64,
@@ -218,6 +230,7 @@ impl Sim {
         }
         Sim {
             cfg,
+            offline: vec![false; nodes.len()],
             nodes,
             addrs,
             index,
@@ -262,6 +275,10 @@ impl Sim {
                 self.dropped += 1;
                 continue;
             };
+            if self.offline.get(to).copied().unwrap_or(true) {
+                self.dropped += 1;
+                continue;
+            }
             if self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss.clamp(0.0, 1.0)) {
                 self.dropped += 1;
                 continue;
@@ -307,6 +324,7 @@ impl Sim {
                 self.flush(d.to);
             }
         } else if let Some(Reverse((_, i))) = self.timers.pop()
+            && self.offline.get(i).is_some_and(|o| !o)
             && let Some(node) = self.nodes.get_mut(i)
         {
             // Timer entries go stale when a node's deadline moves; skip those.
@@ -336,6 +354,18 @@ impl Sim {
                 return self.done.remove(&(i, lid));
             }
         }
+    }
+
+    /// Takes node `i` offline: datagrams to it are lost, its timers stop.
+    pub fn set_offline(&mut self, i: usize) {
+        if let Some(o) = self.offline.get_mut(i) {
+            *o = true;
+        }
+    }
+
+    /// Whether node `i` is online.
+    pub fn is_online(&self, i: usize) -> bool {
+        self.offline.get(i).is_some_and(|o| !o)
     }
 
     /// Starts node `i` at the current time, bootstrapping from node `seed`.
@@ -379,20 +409,41 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let settle = sim.now + Duration::from_secs(30);
     sim.run_until(settle);
     let sizes: Vec<usize> = sim.nodes.iter().map(|n| n.routing_table().len()).collect();
+    // Churn: some nodes leave; the rest must notice and route around them.
+    let leaving = ((n - 1) as f64 * cfg.churn.clamp(0.0, 1.0)) as usize;
+    while report.offline < leaving {
+        let i = sim.rng.random_range(1..n);
+        if sim.is_online(i) {
+            sim.set_offline(i);
+            report.offline += 1;
+        }
+    }
+    let online: Vec<usize> = (0..n).filter(|i| sim.is_online(*i)).collect();
+    let pick = |sim: &mut Sim| {
+        online
+            .get(sim.rng.random_range(0..online.len()))
+            .copied()
+            .unwrap_or(0)
+    };
     report.mean_table_size = sizes.iter().sum::<usize>() as f64 / n as f64;
     report.min_table_size = sizes.iter().copied().min().unwrap_or(0);
 
     // find_node toward random targets, checked against the true nearest node.
-    let ids: Vec<NodeId> = sim.nodes.iter().map(Node::id).collect();
+    let ids: Vec<NodeId> = online
+        .iter()
+        .filter_map(|i| sim.nodes.get(*i))
+        .map(Node::id)
+        .collect();
     let mut rounds = 0u64;
     let mut queries = 0u64;
     let mut time = Duration::ZERO;
     for _ in 0..cfg.lookups {
-        let from = sim.rng.random_range(0..n);
+        let from = pick(&mut sim);
         let target = NodeId::random(&mut sim.rng);
+        let own = sim.nodes.get(from).map(Node::id);
         let truth = ids
             .iter()
-            .filter(|id| **id != ids[from])
+            .filter(|id| Some(**id) != own)
             .min_by_key(|id| target.distance(id))
             .copied();
         let started = sim.now;
@@ -421,7 +472,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
 
     // Announce from one node, look the info-hash up from others.
     let info_hash = InfoHash(sim.rng.random());
-    let announcer = sim.rng.random_range(0..n);
+    let announcer = pick(&mut sim);
     let port = 51413;
     if let Some(lid) = sim.with_node(announcer, |node, now| {
         node.announce(info_hash, Some(port), now)
@@ -433,7 +484,10 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let want = SocketAddr::new(sim_addr(announcer).ip(), port);
     for _ in 0..cfg.get_peers {
         // The announcer does not store itself; ask from any other node.
-        let from = (announcer + sim.rng.random_range(1..n)) % n;
+        let mut from = pick(&mut sim);
+        while from == announcer && online.len() > 1 {
+            from = pick(&mut sim);
+        }
         report.get_peers_tried += 1;
         let Some(lid) = sim.with_node(from, |node, now| node.get_peers(info_hash, now)) else {
             continue;

@@ -54,3 +54,20 @@ fn lossy_network_still_works_and_runs_are_deterministic() {
     assert!(a.mean_table_size >= 8.0, "{a}");
     assert_eq!(run(&cfg), a, "same seed, same run");
 }
+
+#[test]
+fn churn_is_routed_around() {
+    let cfg = SimConfig {
+        nodes: 300,
+        churn: 0.3,
+        lookups: 20,
+        get_peers: 10,
+        seed: 3,
+        ..SimConfig::default()
+    };
+    let r = run(&cfg);
+    eprintln!("{r}");
+    assert_eq!(r.offline, 89);
+    assert!(r.lookups_found_closest >= 18, "{r}");
+    assert_eq!(r.get_peers_found, r.get_peers_tried, "{r}");
+}
