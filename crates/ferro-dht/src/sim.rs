@@ -199,6 +199,8 @@ pub struct Sim {
     now: Instant,
     net: BinaryHeap<Reverse<Datagram>>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The deadline each node has an entry for in `timers` (others are stale).
+    scheduled: Vec<Option<Instant>>,
     rng: StdRng,
     offline: Vec<bool>,
     seq: u64,
@@ -231,6 +233,7 @@ impl Sim {
         Sim {
             cfg,
             offline: vec![false; nodes.len()],
+            scheduled: vec![None; nodes.len()],
             nodes,
             addrs,
             index,
@@ -298,8 +301,15 @@ impl Sim {
                 self.done.insert((i, *lookup), ev);
             }
         }
-        if let Some(t) = node.poll_timeout() {
-            self.timers.push(Reverse((t, i)));
+        // Most datagrams leave the deadline as it was: push only a new one.
+        let t = node.poll_timeout();
+        if let Some(slot) = self.scheduled.get_mut(i)
+            && *slot != t
+        {
+            *slot = t;
+            if let Some(t) = t {
+                self.timers.push(Reverse((t, i)));
+            }
         }
     }
 
@@ -323,15 +333,17 @@ impl Sim {
                 node.handle_datagram(self.now, d.from, &d.payload);
                 self.flush(d.to);
             }
-        } else if let Some(Reverse((_, i))) = self.timers.pop()
+        } else if let Some(Reverse((t, i))) = self.timers.pop()
             && self.offline.get(i).is_some_and(|o| !o)
+            && self.scheduled.get(i) == Some(&Some(t))
             && let Some(node) = self.nodes.get_mut(i)
         {
-            // Timer entries go stale when a node's deadline moves; skip those.
-            if node.poll_timeout().is_some_and(|t| t <= self.now) {
-                node.handle_timeout(self.now);
-                self.flush(i);
+            // (Entries for a deadline that has since moved are skipped above.)
+            if let Some(slot) = self.scheduled.get_mut(i) {
+                *slot = None;
             }
+            node.handle_timeout(self.now);
+            self.flush(i);
         }
         true
     }
