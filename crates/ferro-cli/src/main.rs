@@ -10,9 +10,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod create;
+mod demo;
+mod download;
 mod info;
 mod magnet;
 mod output;
+mod seed;
 mod tracker;
 
 /// What a subcommand returns; the error becomes `ferro: error: <message>`.
@@ -36,6 +39,12 @@ enum Command {
     Tracker(tracker::Args),
     /// Print the magnet link of a .torrent file.
     Magnet(magnet::Args),
+    /// Download a torrent (exit 0 only when every piece is verified on disk).
+    Download(download::Args),
+    /// Check a torrent's data, then seed it until Ctrl-C.
+    Seed(seed::Args),
+    /// Run a whole swarm in this process on 127.0.0.1: tracker, seeders, a download.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +54,9 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(args),
         Command::Tracker(args) => tracker::run(args),
         Command::Magnet(args) => magnet::run(args),
+        Command::Download(args) => download::run(args),
+        Command::Seed(args) => seed::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,382 @@
+//! `ferro download`: download a torrent, show progress, optionally keep seeding.
+//!
+//! The progress display ([`Display`]) is shared with `ferro seed` and
+//! `ferro demo`: a live bar on a terminal, one plain line per interval
+//! otherwise, or one JSON object per line with `--json`.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ferro_client::{AddTorrent, Config, Session, TorrentEvent, TorrentHandle, TorrentStats};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::output::{human_size, parse_size};
+
+/// Arguments of `ferro download`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The .torrent file.
+    torrent: PathBuf,
+    /// Directory to download into.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    output: PathBuf,
+    #[command(flatten)]
+    common: Common,
+    /// Keep seeding after the download completes, until Ctrl-C.
+    #[arg(long)]
+    seed: bool,
+    /// Seed until uploaded/size reaches R (implies --seed).
+    #[arg(long, value_name = "R")]
+    seed_ratio: Option<f64>,
+    /// Seed for S seconds after completion (implies --seed).
+    #[arg(long, value_name = "S")]
+    seed_time: Option<u64>,
+}
+
+/// Flags shared by `download` and `seed`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Common {
+    /// TCP port to accept peers on (0: any free port; a taken port falls back to the next free).
+    #[arg(long, value_name = "N", default_value_t = 6881)]
+    port: u16,
+    /// Dial this peer directly (repeatable).
+    #[arg(long, value_name = "HOST:PORT")]
+    peer: Vec<String>,
+    /// Announce to this tracker too (repeatable).
+    #[arg(long, value_name = "URL")]
+    tracker: Vec<String>,
+    /// Most peer connections.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    max_peers: usize,
+    /// Download limit per second (e.g. 500K, 2M).
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    download_limit: Option<u64>,
+    /// Upload limit per second (e.g. 500K, 2M).
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    upload_limit: Option<u64>,
+    /// One JSON object per line on stdout instead of a progress display.
+    #[arg(long)]
+    json: bool,
+    /// Log what the client does on stderr (RUST_LOG overrides).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+impl Common {
+    pub(crate) fn init_logging(&self) {
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| {
+            if self.verbose {
+                "ferro_client=debug,ferro_tracker=info".into()
+            } else {
+                "off".into()
+            }
+        });
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+
+    pub(crate) fn config(&self) -> Config {
+        Config {
+            listen_port: self.port,
+            max_peers_per_torrent: self.max_peers,
+            max_peers: self.max_peers.max(1) * 4,
+            download_limit: self.download_limit,
+            upload_limit: self.upload_limit,
+            ..Config::default()
+        }
+    }
+
+    pub(crate) fn add(
+        &self,
+        torrent: ferro_metainfo::Metainfo,
+        dir: PathBuf,
+    ) -> crate::Result<AddTorrent> {
+        let mut add = AddTorrent::new(torrent, dir);
+        for p in &self.peer {
+            let addr: SocketAddr = p
+                .to_socket_addrs()
+                .map_err(|e| format!("--peer {p}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("--peer {p}: no address"))?;
+            add.peers.push(addr);
+        }
+        add.extra_trackers = self.tracker.clone();
+        Ok(add)
+    }
+
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
+    pub(crate) fn display_mode(&self) -> Mode {
+        if self.json {
+            Mode::Json
+        } else if std::io::stdout().is_terminal() {
+            Mode::Bar
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+pub(crate) fn read_torrent(path: &PathBuf) -> crate::Result<ferro_metainfo::Metainfo> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ferro_metainfo::Metainfo::from_bytes(&bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+pub(crate) fn runtime() -> crate::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Runs `ferro download`.
+pub(crate) fn run(args: Args) -> crate::Result<()> {
+    args.common.init_logging();
+    let torrent = read_torrent(&args.torrent)?;
+    let mode = args.common.display_mode();
+    let add = args.common.add(torrent, args.output.clone())?;
+    let seed_after = args.seed || args.seed_ratio.is_some() || args.seed_time.is_some();
+    runtime()?.block_on(async move {
+        let session = Session::new(args.common.config()).await?;
+        let handle = session.add_torrent(add).await?;
+        let mut display = Display::new(mode, &handle);
+        let outcome = tokio::select! {
+            r = display.follow_until_complete(&handle) => r,
+            _ = tokio::signal::ctrl_c() => Err("interrupted; resume data saved, run again to continue".into()),
+        };
+        if outcome.is_ok() && seed_after {
+            display.seeding(&handle);
+            tokio::select! {
+                _ = display.follow_seeding(&handle, args.seed_ratio, args.seed_time.map(Duration::from_secs)) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        let stats = handle.stats();
+        session.shutdown().await;
+        display.finish(&stats);
+        outcome?;
+        if stats.pieces_have != stats.piece_count {
+            return Err(format!("only {} of {} pieces verified", stats.pieces_have, stats.piece_count).into());
+        }
+        Ok(())
+    })
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Bar,
+    Lines,
+    Json,
+}
+
+/// Progress output for one torrent.
+pub(crate) struct Display {
+    mode: Mode,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    name: String,
+}
+
+impl Display {
+    pub(crate) fn new(mode: Mode, handle: &TorrentHandle) -> Self {
+        let total = handle.info().total_length();
+        let bar = (mode == Mode::Bar).then(|| {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{prefix:.bold} [{bar:30.cyan/blue}] {percent:>3}% {bytes}/{total_bytes} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(handle.info().name().to_owned());
+            bar
+        });
+        Display {
+            mode,
+            bar,
+            started: Instant::now(),
+            name: handle.info().name().to_owned(),
+        }
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        let _ = crate::output::print(&format!("{value}\n"));
+    }
+
+    fn show(&self, s: &TorrentStats) {
+        let eta = match (s.total_length - s.verified_bytes).checked_div(s.download_rate) {
+            Some(secs) => format!("{}:{:02}", secs / 60, secs % 60),
+            None => "-".into(),
+        };
+        match self.mode {
+            Mode::Bar => {
+                if let Some(b) = &self.bar {
+                    b.set_position(s.verified_bytes);
+                    b.set_message(format!(
+                        "↓ {}/s ↑ {}/s peers {}/{} ETA {eta}",
+                        human_size(s.download_rate),
+                        human_size(s.upload_rate),
+                        s.peers_connected,
+                        s.peers_known
+                    ));
+                }
+            }
+            Mode::Lines => {
+                let _ = crate::output::print(&format!(
+                    "{} {:5.1}% {}/{} down {}/s up {}/s peers {}/{} eta {eta}\n",
+                    self.name,
+                    s.progress() * 100.0,
+                    human_size(s.verified_bytes),
+                    human_size(s.total_length),
+                    human_size(s.download_rate),
+                    human_size(s.upload_rate),
+                    s.peers_connected,
+                    s.peers_known
+                ));
+            }
+            Mode::Json => self.json(serde_json::json!({
+                "event": "progress",
+                "verified_bytes": s.verified_bytes,
+                "total_bytes": s.total_length,
+                "pieces": s.pieces_have,
+                "piece_count": s.piece_count,
+                "download_rate": s.download_rate,
+                "upload_rate": s.upload_rate,
+                "downloaded": s.downloaded,
+                "uploaded": s.uploaded,
+                "peers": s.peers_connected,
+                "peers_known": s.peers_known,
+            })),
+        }
+    }
+
+    fn event(&self, e: &TorrentEvent) {
+        let line = match e {
+            TorrentEvent::Checked { pieces, hashed } => {
+                serde_json::json!({"event": "checked", "pieces": pieces, "hashed": hashed})
+            }
+            TorrentEvent::HashFailed { piece, peers } => serde_json::json!({
+                "event": "hash_failed", "piece": piece,
+                "peers": peers.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+            }),
+            TorrentEvent::PeerBanned(a) => {
+                serde_json::json!({"event": "peer_banned", "addr": a.to_string()})
+            }
+            TorrentEvent::Announced { url, peers } => {
+                serde_json::json!({"event": "announced", "url": url, "peers": peers})
+            }
+            TorrentEvent::AnnounceFailed(e) => {
+                serde_json::json!({"event": "announce_failed", "error": e})
+            }
+            TorrentEvent::Completed => serde_json::json!({"event": "completed"}),
+            TorrentEvent::Error(e) => serde_json::json!({"event": "error", "error": e}),
+            TorrentEvent::PieceVerified(_)
+            | TorrentEvent::PeerConnected(_)
+            | TorrentEvent::PeerDisconnected { .. } => return,
+        };
+        match self.mode {
+            Mode::Json => self.json(line),
+            Mode::Lines => {
+                if let TorrentEvent::HashFailed { .. }
+                | TorrentEvent::PeerBanned(_)
+                | TorrentEvent::Error(_) = e
+                {
+                    let _ = crate::output::print(&format!("{}: {line}\n", self.name));
+                }
+            }
+            Mode::Bar => {
+                if let (Some(b), TorrentEvent::PeerBanned(a)) = (&self.bar, e) {
+                    b.println(format!(
+                        "banned {a}: it sent data that failed the hash check"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Shows progress until every piece is verified; fails if the torrent stops.
+    pub(crate) async fn follow_until_complete(
+        &mut self,
+        handle: &TorrentHandle,
+    ) -> crate::Result<()> {
+        let mut events = handle.events();
+        let interval = if self.mode == Mode::Bar { 200 } else { 1000 };
+        let mut tick = tokio::time::interval(Duration::from_millis(interval));
+        let done = handle.wait_until_complete();
+        tokio::pin!(done);
+        // Ends when the torrent completes or fails.
+        loop {
+            tokio::select! {
+                r = &mut done => {
+                    self.show(&handle.stats());
+                    return r.map_err(|e| e.to_string().into());
+                }
+                e = events.recv() => if let Ok(e) = e { self.event(&e) },
+                _ = tick.tick() => self.show(&handle.stats()),
+            }
+        }
+    }
+
+    pub(crate) fn seeding(&mut self, handle: &TorrentHandle) {
+        if let Some(b) = &self.bar {
+            b.set_position(handle.info().total_length());
+        }
+        if self.mode == Mode::Lines {
+            let _ = crate::output::print(&format!("{}: seeding (Ctrl-C to stop)\n", self.name));
+        }
+    }
+
+    /// Shows stats while seeding, until the ratio or time goal (if any).
+    pub(crate) async fn follow_seeding(
+        &mut self,
+        handle: &TorrentHandle,
+        ratio: Option<f64>,
+        time: Option<Duration>,
+    ) {
+        let start = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // Ends on a goal or when the caller's Ctrl-C wins the race.
+        loop {
+            tick.tick().await;
+            let s = handle.stats();
+            self.show(&s);
+            let r = s.uploaded as f64 / s.total_length.max(1) as f64;
+            if ratio.is_some_and(|goal| r >= goal) || time.is_some_and(|t| start.elapsed() >= t) {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self, s: &TorrentStats) {
+        let secs = self.started.elapsed().as_secs_f64();
+        if let Some(b) = &self.bar {
+            b.finish();
+        }
+        match self.mode {
+            Mode::Json => self.json(serde_json::json!({
+                "event": "finished",
+                "verified_bytes": s.verified_bytes, "total_bytes": s.total_length,
+                "downloaded": s.downloaded, "uploaded": s.uploaded, "seconds": secs,
+                "complete": s.pieces_have == s.piece_count,
+            })),
+            _ => {
+                let _ = crate::output::print(&format!(
+                    "{}: {} of {} verified, {} down, {} up in {:.1} s\n",
+                    self.name,
+                    human_size(s.verified_bytes),
+                    human_size(s.total_length),
+                    human_size(s.downloaded),
+                    human_size(s.uploaded),
+                    secs
+                ));
+            }
+        }
+    }
+}
