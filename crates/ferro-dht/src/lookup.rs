@@ -7,6 +7,10 @@ use std::net::SocketAddr;
 
 use crate::id::{Distance, NodeId, NodeInfo};
 
+/// Most peers one lookup collects; a torrent's swarm rarely needs more from
+/// the DHT, and the bound keeps hostile `values` lists from growing memory.
+pub const MAX_LOOKUP_PEERS: usize = 2000;
+
 /// Names one lookup started on a [`Node`](crate::Node).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct LookupId(pub u64);
@@ -249,6 +253,9 @@ impl Lookup {
         }
         let mut fresh = Vec::new();
         for v in values {
+            if self.peers.len() >= MAX_LOOKUP_PEERS {
+                break;
+            }
             if self.peer_set.insert(*v) {
                 self.peers.push(*v);
                 fresh.push(*v);

@@ -506,12 +506,9 @@ impl Node {
                 let Some(l) = self.lookups.get_mut(&lid) else {
                     return;
                 };
-                let nodes = r
-                    .nodes
-                    .iter()
-                    .chain(r.nodes6.iter())
-                    .copied()
-                    .filter(|n| n.id != own);
+                // Follow only nodes of the family we talk on: the responder's.
+                let same_family = if from.is_ipv4() { &r.nodes } else { &r.nodes6 };
+                let nodes = same_family.iter().copied().filter(|n| n.id != own);
                 let fresh = l.on_response(from, r.id, nodes, &r.values, r.token);
                 if !fresh.is_empty() {
                     let info_hash = l.target.into();
