@@ -101,6 +101,8 @@ pub struct SimReport {
     pub max_rounds: u32,
     /// Mean queries sent per lookup.
     pub mean_queries: f64,
+    /// Mean datagrams per lookup: its queries plus the answers they drew.
+    pub mean_messages: f64,
     /// Mean virtual time per lookup.
     pub mean_lookup_time: Duration,
     /// log2 of the node count, for comparison with the rounds.
@@ -147,8 +149,8 @@ impl fmt::Display for SimReport {
         )?;
         writeln!(
             f,
-            "queries per lookup         mean {:.1}",
-            self.mean_queries
+            "queries per lookup         mean {:.1} ({:.1} datagrams with answers)",
+            self.mean_queries, self.mean_messages
         )?;
         writeln!(
             f,
@@ -448,6 +450,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
         .collect();
     let mut rounds = 0u64;
     let mut queries = 0u64;
+    let mut messages = 0u64;
     let mut time = Duration::ZERO;
     for _ in 0..cfg.lookups {
         let from = pick(&mut sim);
@@ -470,6 +473,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
             report.lookups += 1;
             rounds += u64::from(stats.rounds);
             queries += u64::from(stats.queries);
+            messages += u64::from(stats.queries) + u64::from(stats.responses);
             report.max_rounds = report.max_rounds.max(stats.rounds);
             if closest.first().map(|c| c.id) == truth {
                 report.lookups_found_closest += 1;
@@ -479,6 +483,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     if report.lookups > 0 {
         report.mean_rounds = rounds as f64 / report.lookups as f64;
         report.mean_queries = queries as f64 / report.lookups as f64;
+        report.mean_messages = messages as f64 / report.lookups as f64;
         report.mean_lookup_time = time / report.lookups as u32;
     }
 
