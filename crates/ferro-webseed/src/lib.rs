@@ -1,8 +1,9 @@
-//! HTTP web seeding (BEP 19, "GetRight style"), sans-IO.
+//! HTTP web seeding (BEP 19, "GetRight style"): a sans-IO core and, behind
+//! the `tokio` feature, the HTTP transfer.
 //!
-//! A web seed is an HTTP server that holds the torrent's files. This crate
-//! turns torrent byte ranges into HTTP requests and judges the answers; the
-//! transfer itself (reqwest with rustls) belongs to the client.
+//! A web seed is an HTTP server that holds the torrent's files. The core turns
+//! torrent byte ranges into HTTP requests, judges the answers and keeps each
+//! seed's health; it owns no socket and reads no clock.
 //!
 //! - [`file_url`]: BEP 19's URL rule. For a single-file torrent the URL is the
 //!   file, or, when it ends in `/`, the directory holding a file named after the
@@ -15,6 +16,17 @@
 //!   `404`/`410` mean the seed lacks that file; `5xx`/`429` mean back off.
 //! - [`SeedHealth`]: per-URL exponential backoff, files known missing, and
 //!   dropping a URL that keeps serving data that fails the hash check.
+//! - [`WebSeeds`]: the seeds of one torrent (`url-list` and magnet `ws=`):
+//!   picks a usable seed for a range and routes each outcome to its health.
+//! - [`verify_piece`]: SHA-1 of a piece against the info dictionary.
+//!
+//! With the `tokio` feature (reqwest with rustls + ring):
+//!
+//! - `WebSeedClient::fetch`: a byte range from one seed, one streamed Range
+//!   request per file, bounded concurrency per host, stall timeouts, bounded
+//!   redirects, padding filled with zeros; exactly the bytes asked for.
+//! - `WebSeedWorker::fetch_piece`: a hash-checked piece from whichever seed
+//!   is usable, reporting every outcome to that seed's health.
 //!
 //! ```
 //! # let raw = ferro_bencode::to_bytes(&ferro_bencode::OwnedValue::Dict([
@@ -42,8 +54,18 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "tokio")]
+mod client;
 mod health;
 mod plan;
+mod seeds;
+#[cfg(feature = "tokio")]
+mod worker;
 
+#[cfg(feature = "tokio")]
+pub use client::{ClientConfig, MAX_REDIRECTS, WebSeedClient};
 pub use health::{HealthConfig, SeedHealth};
-pub use plan::{BodyPlan, Error, RangeRequest, check_response, file_url, plan_range};
+pub use plan::{BodyPlan, Error, FetchError, RangeRequest, check_response, file_url, plan_range};
+pub use seeds::{SeedId, WebSeeds, verify_piece};
+#[cfg(feature = "tokio")]
+pub use worker::WebSeedWorker;

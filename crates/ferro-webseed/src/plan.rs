@@ -24,6 +24,46 @@ pub enum Error {
         /// What was asked for.
         want: String,
     },
+    /// No byte arrived for this long (headers or body): the seed stalled.
+    #[error("no data from the web seed for {0:?}")]
+    Timeout(std::time::Duration),
+    /// The server redirected more often than allowed.
+    #[error("more than {0} redirects")]
+    TooManyRedirects(usize),
+    /// Connection refused or reset, TLS failure, malformed HTTP, bad URL...
+    #[error("HTTP transport error: {0}")]
+    Transport(String),
+    /// The body ended before all requested bytes arrived.
+    #[error("body ended after {got} of {want} wanted bytes")]
+    BodyEnded {
+        /// Bytes of the wanted range received.
+        got: u64,
+        /// Bytes wanted.
+        want: u64,
+    },
+    /// The bytes of piece `0` fetched from the seed do not match its SHA-1.
+    #[error("piece {0} from the web seed failed the hash check")]
+    HashMismatch(u32),
+    /// The torrent has no piece with this index.
+    #[error("no piece {0} in this torrent")]
+    NoSuchPiece(u32),
+    /// The byte range asked for is empty, too long, or beyond the torrent's end.
+    #[error(
+        "range of {len} bytes at {offset} is not fetchable (torrent size {total}, limit {limit})"
+    )]
+    BadRange {
+        /// Start of the range in the torrent.
+        offset: u64,
+        /// Its length.
+        len: u64,
+        /// The torrent's total length.
+        total: u64,
+        /// The longest range one fetch may ask for.
+        limit: u64,
+    },
+    /// Every web seed is backing off, dropped, or lacks a file of the range.
+    #[error("no usable web seed for this range")]
+    NoUsableSeed,
     /// A 200 whose body is too short to hold the requested bytes.
     #[error("full body of {len} bytes cannot hold bytes {start}..{end}")]
     ShortBody {
@@ -34,6 +74,41 @@ pub enum Error {
         /// End (exclusive) of the wanted range.
         end: u64,
     },
+}
+
+/// An [`Error`] with where it happened: the URL asked and the torrent file it
+/// serves (`None` when the error is not about one file, e.g. a hash mismatch
+/// over a piece that spans several).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{url}{}: {error}", file_index.map(|i| format!(" (file {i})")).unwrap_or_default())]
+pub struct FetchError {
+    /// The URL of the request (or the seed's base URL).
+    pub url: String,
+    /// The torrent file the request was for.
+    pub file_index: Option<usize>,
+    /// What went wrong.
+    #[source]
+    pub error: Error,
+}
+
+impl FetchError {
+    /// `error` for request `req`.
+    pub fn for_request(req: &RangeRequest, error: Error) -> Self {
+        FetchError {
+            url: req.url.clone(),
+            file_index: Some(req.file_index),
+            error,
+        }
+    }
+
+    /// `error` for the seed at `url` as a whole.
+    pub fn for_seed(url: &str, error: Error) -> Self {
+        FetchError {
+            url: url.to_string(),
+            file_index: None,
+            error,
+        }
+    }
 }
 
 /// Bytes kept as they are in a URL path component: RFC 3986 unreserved.

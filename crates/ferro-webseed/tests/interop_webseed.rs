@@ -1,0 +1,1 @@
+//! Interop with nginx as a web seed (written next).
