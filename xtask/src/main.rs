@@ -14,6 +14,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 mod dht_sim;
+mod e2e;
 mod fuzz;
 mod interop;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         "interop" => interop::run(rest),
         "install-clients" => interop::install_clients(),
         "fuzz" => fuzz::run(rest),
+        "e2e" => e2e::run(rest),
         "bench" => bench(rest),
         "dht-sim" => dht_sim::run(rest),
         "dht-sim-release" => dht_sim::run_release(rest),
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
 const HELP: &str = "usage: cargo xtask <task>
   interop [--no-install] [FILTER]       interop tests against real clients (libtorrent, aria2, opentracker, ...)
   install-clients                       install the Debian packages interop needs
+  e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume
   fuzz [--seconds N|--minutes N] [T..]  run every fuzz target (default 20 s each)
   bench [CRATE]                         criterion benchmarks (all crates, or one)
   dht-sim --nodes N [--loss P] [--seed S] [--lookups L]

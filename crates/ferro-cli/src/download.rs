@@ -315,6 +315,10 @@ impl Display {
         loop {
             tokio::select! {
                 r = &mut done => {
+                    // Events already sent (e.g. `completed`) are shown first.
+                    while let Ok(e) = events.try_recv() {
+                        self.event(&e);
+                    }
                     self.show(&handle.stats());
                     return r.map_err(|e| e.to_string().into());
                 }

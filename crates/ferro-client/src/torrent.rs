@@ -276,8 +276,9 @@ impl TorrentShared {
                     self.emit(TorrentEvent::PeerBanned(b));
                 }
                 if complete {
-                    self.complete.send_replace(true);
+                    // The event first: whoever wakes on `complete` finds it queued.
                     self.emit(TorrentEvent::Completed);
+                    self.complete.send_replace(true);
                 }
                 self.wake.notify_one();
             }
