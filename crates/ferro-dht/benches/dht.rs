@@ -71,5 +71,51 @@ fn routing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, krpc_codec, routing);
+fn node_serving(c: &mut Criterion) {
+    use ferro_dht::{DhtConfig, Node};
+    let mut rng = StdRng::seed_from_u64(3);
+    let now = Instant::now();
+    let cfg = DhtConfig {
+        rate_limit: None,
+        ..DhtConfig::default()
+    };
+    let mut node = Node::new(cfg, NodeId(rng.random()), StdRng::seed_from_u64(4), now);
+    // Fill the table through answered pings.
+    for i in 0..300u32 {
+        let addr = std::net::SocketAddr::from(((0x0a00_0000 | i).to_be_bytes(), 6881));
+        node.add_node(addr, now);
+        let Some(ping) = node.poll_transmit() else {
+            continue;
+        };
+        let tid = krpc::decode(&ping.payload)
+            .map(|m| m.transaction_id)
+            .unwrap_or_default();
+        let pong = krpc::Message {
+            transaction_id: tid,
+            version: None,
+            read_only: false,
+            body: krpc::Body::Response(krpc::Response::id_only(NodeId(rng.random()))),
+        };
+        node.handle_datagram(now, addr, &krpc::encode(&pong));
+    }
+    let query = krpc::encode(&krpc::Message {
+        transaction_id: b"aa".to_vec(),
+        version: None,
+        read_only: false,
+        body: krpc::Body::Query(krpc::Query::GetPeers {
+            id: NodeId(rng.random()),
+            info_hash: NodeId(rng.random()),
+            want: None,
+        }),
+    });
+    let from = std::net::SocketAddr::from(([10, 9, 9, 9], 6881));
+    c.bench_function("node_serve_get_peers", |b| {
+        b.iter(|| {
+            node.handle_datagram(now, from, black_box(&query));
+            while node.poll_transmit().is_some() {}
+        })
+    });
+}
+
+criterion_group!(benches, krpc_codec, routing, node_serving);
 criterion_main!(benches);
