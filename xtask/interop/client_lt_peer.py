@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""A libtorrent peer for ferro-client's interop tests (loopback only).
+
+Seeds (--seed: the data must already be in --save) or leeches --torrent into
+--save, announcing to the torrent's trackers and dialing each --peer.
+Prints one line per event on stdout:
+  LISTENING <port>
+  FINISHED                (every piece is verified)
+  PROGRESS <0..1> <peers>  (once a second)
+Exits by itself after --timeout seconds, or when <save>/../stop exists.
+"""
+import argparse
+import os
+import time
+
+import libtorrent as lt
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--torrent", required=True)
+    ap.add_argument("--save", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--seed", action="store_true")
+    ap.add_argument("--peer", action="append", default=[])
+    ap.add_argument("--timeout", type=float, default=60)
+    a = ap.parse_args()
+
+    settings = {
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_ip_notifier": False,
+        "dht_bootstrap_nodes": "",
+        "listen_interfaces": "127.0.0.1:%d" % a.port,
+        "outgoing_interfaces": "127.0.0.1",
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "allow_multiple_connections_per_ip": True,
+        "min_announce_interval": 1,
+    }
+    ses = lt.session(settings)
+    ti = lt.torrent_info(a.torrent)
+    params = {"ti": ti, "save_path": a.save}
+    h = ses.add_torrent(params)
+    print("LISTENING %d" % ses.listen_port(), flush=True)
+    for p in a.peer:
+        host, port = p.rsplit(":", 1)
+        h.connect_peer((host, int(port)))
+    stop = os.path.join(os.path.dirname(os.path.abspath(a.save)), "stop")
+    deadline = time.time() + a.timeout
+    next_tick = 0.0
+    finished = False
+    while time.time() < deadline and not os.path.exists(stop):
+        ses.pop_alerts()
+        st = h.status()
+        if st.is_seeding and not finished:
+            finished = True
+            print("FINISHED", flush=True)
+        if time.time() >= next_tick:
+            next_tick = time.time() + 1
+            print("PROGRESS %.3f %d" % (st.progress, st.num_peers), flush=True)
+            # Keep dialing the given peers: the first attempt may race their start.
+            if not finished and st.num_peers == 0:
+                for p in a.peer:
+                    host, port = p.rsplit(":", 1)
+                    h.connect_peer((host, int(port)))
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()
