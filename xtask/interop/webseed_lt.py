@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""libtorrent downloading a torrent from its web seeds alone, for ferro-webseed's
+interop tests.
+
+  webseed_lt.py FILE.torrent SAVE_PATH TIMEOUT_SECS
+
+Adds the torrent (its url-list names the web seed, e.g. nginx on 127.0.0.1)
+with no peers, waits until libtorrent has every piece or TIMEOUT_SECS pass,
+and prints JSON: finished, progress, pieces, web seeds. The session listens
+on 127.0.0.1 only with DHT, LSD, UPnP, NAT-PMP and uTP off; the process
+exits by itself within a hard timeout.
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+import libtorrent as lt
+
+
+def main():
+    torrent, save_path, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    signal.signal(signal.SIGALRM, lambda *_: (print("hard timeout", file=sys.stderr), os._exit(3)))
+    signal.alarm(timeout + 15)
+    settings = {
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_ip_notifier": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "listen_interfaces": "127.0.0.1:0",
+        "outgoing_interfaces": "127.0.0.1",
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    }
+    ses = lt.session(settings)
+    ti = lt.torrent_info(torrent)
+    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    deadline = time.time() + timeout
+    finished = False
+    while time.time() < deadline:
+        s = h.status()
+        if s.is_seeding or s.is_finished:
+            finished = True
+            break
+        for a in ses.pop_alerts():
+            print("alert:", a.message(), file=sys.stderr)
+        time.sleep(0.1)
+    s = h.status()
+    print(json.dumps({
+        "finished": finished,
+        "progress": s.progress,
+        "pieces": sum(1 for p in s.pieces if p),
+        "num_pieces": ti.num_pieces(),
+        "web_seeds": [w["url"] for w in ti.web_seeds()],
+    }))
+    ses.remove_torrent(h)
+    del ses
+    sys.exit(0 if finished else 1)
+
+
+main()
