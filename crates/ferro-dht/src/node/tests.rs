@@ -394,3 +394,47 @@ fn want_selects_node_families() {
     );
     assert_eq!(ask(&mut b, Some(krpc::Want { v4: true, v6: true })), (1, 1));
 }
+
+proptest::proptest! {
+    /// Any mix of queries, answers and garbage from many hosts: no panic,
+    /// replies within the size cap, bounded state.
+    #[test]
+    fn random_traffic_keeps_bounds(ops in proptest::collection::vec(
+        (0u8..6, 1u8..40, proptest::array::uniform20(0u8..4), proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0u64..5000),
+        1..150,
+    )) {
+        let start = Instant::now();
+        let cfg = DhtConfig { max_pending: 32, ..DhtConfig::default() };
+        let mut n = node(200, cfg.clone(), start);
+        let mut last_tid: Vec<u8> = Vec::new();
+        for (kind, host, id, junk, ms) in ops {
+            let now = start + Duration::from_millis(ms * 10);
+            let from = addr(host);
+            let id = NodeId(id);
+            let bytes = match kind {
+                0 => query(Query::Ping { id }, &junk[..junk.len().min(8)]),
+                1 => query(Query::FindNode { id, target: NodeId([junk.first().copied().unwrap_or(0); 20]), want: None }, b"f"),
+                2 => query(Query::GetPeers { id, info_hash: NodeId([1; 20]), want: None }, b"g"),
+                3 => query(Query::AnnouncePeer { id, info_hash: NodeId([1; 20]), port: 1000, token: junk.clone(), implied_port: false }, b"a"),
+                4 => krpc::encode(&Message { transaction_id: last_tid.clone(), version: None, read_only: false, body: Body::Response(Response::id_only(id)) }),
+                _ => junk.clone(),
+            };
+            if kind == 5 && junk.first() == Some(&0) {
+                n.get_peers(InfoHash([2; 20]), now);
+            }
+            n.handle_datagram(now, from, &bytes);
+            n.handle_timeout(now);
+            while let Some(t) = n.poll_transmit() {
+                let m = krpc::decode(&t.payload).expect("we send valid KRPC");
+                match m.body {
+                    Body::Query(_) => last_tid = m.transaction_id,
+                    _ => proptest::prop_assert!(t.payload.len() <= cfg.max_reply_size),
+                }
+            }
+            while n.poll_event().is_some() {}
+            proptest::prop_assert!(n.pending.len() <= cfg.max_pending);
+            proptest::prop_assert!(n.routing_table().len() <= 160 * cfg.routing.k);
+            proptest::prop_assert!(n.active_lookups() <= cfg.max_lookups);
+        }
+    }
+}
