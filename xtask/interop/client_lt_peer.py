@@ -7,7 +7,8 @@ Prints one line per event on stdout:
   LISTENING <port>
   FINISHED                (every piece is verified)
   PROGRESS <0..1> <peers>  (once a second)
-Exits by itself after --timeout seconds, or when <save>/../stop exists.
+Exits by itself after --timeout seconds, when <save>/../stop exists, or
+(--exit-on-finish) once complete.
 """
 import argparse
 import os
@@ -24,6 +25,7 @@ def main():
     ap.add_argument("--seed", action="store_true")
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--exit-on-finish", action="store_true")
     a = ap.parse_args()
 
     settings = {
@@ -58,6 +60,8 @@ def main():
         if st.is_seeding and not finished:
             finished = True
             print("FINISHED", flush=True)
+            if a.exit_on_finish:
+                return
         if time.time() >= next_tick:
             next_tick = time.time() + 1
             print("PROGRESS %.3f %d" % (st.progress, st.num_peers), flush=True)

@@ -1,4 +1,4 @@
-//! `cargo xtask dht-sim --nodes N [--loss P] [--seed S] [--lookups L]`: the
+//! `cargo xtask dht-sim --nodes N [--loss P] [--seed S] [--lookups L] [--churn C]`: the
 //! in-process DHT simulator of ferro-dht, built in release mode.
 
 use std::time::Instant;
@@ -33,6 +33,7 @@ pub fn run_release(args: &[String]) -> Result {
             "--loss" => cfg.loss = value()?.parse().map_err(|e| format!("--loss: {e}"))?,
             "--seed" => cfg.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--lookups" => cfg.lookups = value()?.parse().map_err(|e| format!("--lookups: {e}"))?,
+            "--churn" => cfg.churn = value()?.parse().map_err(|e| format!("--churn: {e}"))?,
             other => return Err(format!("unknown dht-sim option {other:?}")),
         }
     }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+mod bench_swarm;
 mod dht_sim;
 mod e2e;
 mod fuzz;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         "install-clients" => interop::install_clients(),
         "fuzz" => fuzz::run(rest),
         "e2e" => e2e::run(rest),
+        "bench-swarm" => bench_swarm::run(rest),
         "bench" => bench(rest),
         "dht-sim" => dht_sim::run(rest),
         "dht-sim-release" => dht_sim::run_release(rest),
@@ -52,10 +54,11 @@ fn main() -> ExitCode {
 const HELP: &str = "usage: cargo xtask <task>
   interop [--no-install] [FILTER]       interop tests against real clients (libtorrent, aria2, opentracker, ...)
   install-clients                       install the Debian packages interop needs
+  bench-swarm [--mib N]                 1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers
   e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume
   fuzz [--seconds N|--minutes N] [T..]  run every fuzz target (default 20 s each)
   bench [CRATE]                         criterion benchmarks (all crates, or one)
-  dht-sim --nodes N [--loss P] [--seed S] [--lookups L]
+  dht-sim --nodes N [--loss P] [--seed S] [--lookups L] [--churn C]
                                         simulate a DHT of N nodes in one process (release build)";
 
 /// The workspace root (the parent of xtask/).
