@@ -27,7 +27,7 @@ use crate::Error;
 use crate::event::TorrentEvent;
 use crate::picker::{BLOCK_LEN, BlockOutcome, PeerKey};
 use crate::rate::RateEstimate;
-use crate::torrent::{PeerSlot, PieceBuffer, TorrentShared};
+use crate::torrent::{MAX_PENDING_VERIFY, PeerSlot, PieceBuffer, TorrentShared};
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
@@ -608,6 +608,9 @@ impl Peer {
             return;
         }
         if self.peer_choking && self.allowed_fast.is_empty() {
+            return;
+        }
+        if self.shared.pending_verify.load(Ordering::Relaxed) > MAX_PENDING_VERIFY {
             return;
         }
         let target = self.pipeline_target();

@@ -156,7 +156,15 @@ pub(crate) struct TorrentShared {
     pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Verified pieces when the resume file was last written.
     pub resume_saved_at: AtomicU64,
+    /// Bytes of complete pieces waiting to be hashed and written; peers stop
+    /// requesting while it is above [`MAX_PENDING_VERIFY`] (disk backpressure).
+    pub pending_verify: AtomicU64,
+    /// Hash-and-write jobs running at once.
+    pub verify_slots: tokio::sync::Semaphore,
 }
+
+/// Bytes of complete pieces allowed to wait for hashing and writing.
+pub(crate) const MAX_PENDING_VERIFY: u64 = 16 * 1024 * 1024;
 
 impl TorrentShared {
     /// The state, even if a panicking thread poisoned the lock (the state
@@ -226,7 +234,11 @@ impl TorrentShared {
     pub fn finish_piece(self: &Arc<Self>, piece: u32, buf: PieceBuffer) {
         let this = self.clone();
         let failed_before = self.lock().failed_blocks.remove(&piece);
+        let len = buf.data.len() as u64;
+        self.pending_verify.fetch_add(len, Ordering::Relaxed);
         tokio::spawn(async move {
+            // Bounded concurrency: pieces wait here, not in blocking threads.
+            let _permit = this.verify_slots.acquire().await;
             let storage = this.storage.clone();
             let PieceBuffer { data, block_from } = buf;
             let result = tokio::task::spawn_blocking(move || {
@@ -255,6 +267,7 @@ impl TorrentShared {
             })
             .await
             .unwrap_or_else(|e| Err(Error::Internal(format!("hash task: {e}"))));
+            this.pending_verify.fetch_sub(len, Ordering::Relaxed);
             this.piece_done(piece, result);
         });
     }
