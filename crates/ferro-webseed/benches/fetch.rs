@@ -75,15 +75,19 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("64MiB_in_8MiB_ranges", |b| {
+    g.bench_function("64MiB_in_8MiB_runs_verified", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let step = 8 * mb as u64;
-                let mut off = 0;
-                while off < total {
-                    let len = step.min(total - off);
-                    black_box(client.fetch(&info, &srv.base, off, len).await.unwrap());
-                    off += len;
+                let seeds = WebSeeds::with_urls(HealthConfig::default(), [&srv.base]);
+                let mut w = WebSeedWorker::new(client.clone(), seeds);
+                let n = info.piece_count();
+                let mut p = 0;
+                while p < n {
+                    let end = (p + 32).min(n);
+                    for (_, r) in w.fetch_pieces(&info, p..end).await.unwrap() {
+                        black_box(r.unwrap());
+                    }
+                    p = end;
                 }
             })
         })

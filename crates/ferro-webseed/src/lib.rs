@@ -54,6 +54,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+/// The README's examples, compiled and run as doctests (they use the `tokio` feature).
+#[doc = include_str!("../README.md")]
+#[cfg(all(doctest, feature = "tokio"))]
+pub struct ReadmeDoctests;
+
 #[cfg(feature = "tokio")]
 mod client;
 mod health;

@@ -189,7 +189,13 @@ pub struct RangeRequest {
 impl RangeRequest {
     /// The `Range` header value, e.g. `bytes=0-16383` (the end is inclusive).
     pub fn range_header(&self) -> String {
-        format!("bytes={}-{}", self.start, self.start + self.len - 1)
+        format!("bytes={}-{}", self.start, self.last())
+    }
+
+    /// The last byte wanted (inclusive), as HTTP ranges count. Saturating, so
+    /// that a hand-made request with `len == 0` or past `u64::MAX` cannot panic.
+    fn last(&self) -> u64 {
+        self.start.saturating_add(self.len).saturating_sub(1)
     }
 }
 
@@ -226,15 +232,19 @@ pub fn check_response(
     content_range: Option<&str>,
     content_length: Option<u64>,
 ) -> Result<BodyPlan, Error> {
-    let end = req.start + req.len;
+    let end = req.start.saturating_add(req.len);
     match status {
         206 => {
-            // Content-Range: bytes START-LAST/TOTAL (TOTAL may be `*`).
-            let want = format!("{}-{}", req.start, end - 1);
+            // Content-Range: bytes START-LAST/TOTAL, TOTAL a number past LAST
+            // or `*` (RFC 9110 section 14.4).
+            let last = req.last();
+            let want = format!("{}-{last}", req.start);
             let matches = content_range
                 .and_then(|h| h.trim().strip_prefix("bytes "))
-                .and_then(|r| r.split('/').next())
-                .is_some_and(|r| r.trim() == want);
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(r, total)| {
+                    r == want && (total == "*" || total.parse::<u64>().is_ok_and(|t| t > last))
+                });
             if !matches {
                 return Err(Error::ContentRange {
                     got: content_range.map(str::to_string),

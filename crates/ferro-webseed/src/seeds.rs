@@ -173,3 +173,117 @@ pub fn verify_piece(info: &Info, piece: u32, data: &[u8]) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A two-file torrent (a: 10 bytes, b: 20 bytes), pieces of 16 KiB.
+    fn info() -> Info {
+        // d4:name1:t12:piece lengthi16384e6:pieces20:...5:filesl...ee, keys sorted.
+        let mut raw = Vec::new();
+        raw.extend_from_slice(b"d5:filesl");
+        raw.extend_from_slice(b"d6:lengthi10e4:pathl1:aee");
+        raw.extend_from_slice(b"d6:lengthi20e4:pathl1:bee");
+        raw.extend_from_slice(b"e4:name1:t12:piece lengthi16384e6:pieces20:");
+        raw.extend_from_slice(&Sha1::digest([7u8; 30]));
+        raw.push(b'e');
+        Info::from_bytes(&raw).unwrap()
+    }
+
+    fn err(file: Option<usize>, error: Error) -> FetchError {
+        FetchError {
+            url: "http://127.0.0.1/x".into(),
+            file_index: file,
+            error,
+        }
+    }
+
+    #[test]
+    fn add_dedupes_and_pick_takes_seeds_in_turn() {
+        let i = info();
+        let t0 = Instant::now();
+        let mut s = WebSeeds::with_urls(
+            HealthConfig::default(),
+            ["http://127.0.0.1/a/", "http://127.0.0.1/b/"],
+        );
+        assert_eq!(
+            s.add("http://127.0.0.1/a/"),
+            SeedId(0),
+            "a magnet ws= repeat"
+        );
+        assert_eq!(s.len(), 2);
+        let picks: Vec<_> = (0..4).map(|_| s.pick(t0, &i, 0, 30).unwrap()).collect();
+        assert_eq!(picks, [SeedId(0), SeedId(1), SeedId(0), SeedId(1)]);
+        assert_eq!(s.url(SeedId(1)), Some("http://127.0.0.1/b/"));
+        assert_eq!(s.url(SeedId(2)), None);
+        assert!(
+            WebSeeds::new(HealthConfig::default())
+                .pick(t0, &i, 0, 1)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn not_found_marks_only_that_file_and_other_errors_back_off() {
+        let i = info();
+        let t0 = Instant::now();
+        let mut s = WebSeeds::with_urls(HealthConfig::default(), ["http://127.0.0.1/a/"]);
+        s.on_error(SeedId(0), t0, &err(Some(1), Error::NotFound(404)));
+        assert_eq!(
+            s.pick(t0, &i, 0, 10),
+            Some(SeedId(0)),
+            "file a is still served"
+        );
+        assert_eq!(s.pick(t0, &i, 5, 10), None, "the range touches b");
+        assert_eq!(s.next_retry(), None, "a 404 is no backoff");
+        s.on_error(
+            SeedId(0),
+            t0,
+            &err(Some(0), Error::Timeout(Duration::from_secs(1))),
+        );
+        let retry = s.next_retry().unwrap();
+        assert!(retry > t0);
+        assert_eq!(s.pick(t0, &i, 0, 10), None);
+        assert_eq!(s.pick(retry, &i, 0, 10), Some(SeedId(0)));
+        s.on_success(SeedId(0));
+        assert_eq!(s.next_retry(), None);
+        // A 404 not tied to a file backs off rather than marking anything.
+        s.on_error(SeedId(0), t0, &err(None, Error::NotFound(404)));
+        assert!(s.next_retry().is_some());
+    }
+
+    #[test]
+    fn hash_failures_drop_a_seed() {
+        let i = info();
+        let t0 = Instant::now();
+        let cfg = HealthConfig {
+            max_hash_failures: 2,
+            ..HealthConfig::default()
+        };
+        let mut s = WebSeeds::with_urls(cfg, ["http://127.0.0.1/a/", "http://127.0.0.1/b/"]);
+        s.on_hash_failure(SeedId(0));
+        s.on_error(SeedId(0), t0, &err(None, Error::HashMismatch(0)));
+        assert!(s.health(SeedId(0)).unwrap().is_dropped());
+        assert!(!s.all_dropped());
+        for _ in 0..3 {
+            assert_eq!(s.pick(t0, &i, 0, 30), Some(SeedId(1)));
+        }
+        s.on_hash_failure(SeedId(1));
+        s.on_hash_failure(SeedId(1));
+        assert!(s.all_dropped());
+        assert_eq!(s.pick(t0, &i, 0, 30), None);
+        assert_eq!(s.next_retry(), None, "dropped seeds never come back");
+    }
+
+    #[test]
+    fn verify_piece_checks_hash_and_length() {
+        let i = info();
+        assert!(verify_piece(&i, 0, &[7u8; 30]));
+        assert!(!verify_piece(&i, 0, &[8u8; 30]));
+        assert!(!verify_piece(&i, 0, &[7u8; 29]));
+        assert!(!verify_piece(&i, 1, &[7u8; 30]));
+    }
+}

@@ -1,6 +1,7 @@
 //! Hash-verified pieces from a torrent's web seeds: [`WebSeeds`] chooses the
 //! URL and keeps its health, [`WebSeedClient`] moves the bytes.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -81,5 +82,59 @@ impl WebSeedWorker {
             let url = self.seeds.url(id).unwrap_or_default();
             Err(FetchError::for_seed(url, Error::HashMismatch(piece)))
         }
+    }
+
+    /// Fetches the run of pieces `pieces` with one request per file (the
+    /// long contiguous ranges web seeds serve best) and checks each piece.
+    /// Returns each piece's bytes (a zero-copy slice of the run) or its
+    /// [`Error::HashMismatch`]; every mismatch is reported to the serving
+    /// seed's health. Fails as a whole only if the transfer fails, a piece is
+    /// out of range, or the run is longer than
+    /// [`ClientConfig::max_fetch_len`](crate::ClientConfig::max_fetch_len).
+    pub async fn fetch_pieces(
+        &mut self,
+        info: &Info,
+        pieces: Range<u32>,
+    ) -> Result<Vec<(u32, Result<Bytes, FetchError>)>, FetchError> {
+        if pieces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let last = pieces.end - 1;
+        let (Some(offset), Some(last_off), Some(last_len)) = (
+            info.piece_offset(pieces.start),
+            info.piece_offset(last),
+            info.piece_size(last),
+        ) else {
+            return Err(FetchError::for_seed("", Error::NoSuchPiece(pieces.end)));
+        };
+        let (id, run) = self
+            .fetch_range(info, offset, last_off + last_len - offset)
+            .await?;
+        let url = self.seeds.url(id).unwrap_or_default().to_string();
+        let mut out = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let (Some(start), Some(len)) = (info.piece_offset(piece), info.piece_size(piece))
+            else {
+                continue;
+            };
+            // `run` holds exactly the run's bytes, so every piece fits; the
+            // check keeps a slicing mistake from ever panicking.
+            let from = (start - offset) as usize;
+            let to = from + len as usize;
+            if to > run.len() {
+                return Err(FetchError::for_seed(&url, Error::NoSuchPiece(piece)));
+            }
+            let bytes = run.slice(from..to);
+            if verify_piece(info, piece, &bytes) {
+                out.push((piece, Ok(bytes)));
+            } else {
+                self.seeds.on_hash_failure(id);
+                out.push((
+                    piece,
+                    Err(FetchError::for_seed(&url, Error::HashMismatch(piece))),
+                ));
+            }
+        }
+        Ok(out)
     }
 }

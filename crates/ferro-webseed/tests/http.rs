@@ -319,3 +319,70 @@ async fn a_refused_connection_is_a_transport_error() {
         .unwrap_err();
     assert!(matches!(e.error, Error::Transport(_)), "{e}");
 }
+
+#[tokio::test]
+async fn a_run_of_pieces_comes_in_one_request_per_file_and_each_piece_is_checked() {
+    let (root, info, data, _) = torrent::make("t", torrent::FILES, PIECE, false, None);
+    let srv = server::start(root.path().to_path_buf(), Behaviour::default()).await;
+    let mut w = worker(
+        &[&srv.base],
+        HealthConfig::default(),
+        Duration::from_secs(10),
+    );
+    let n = info.piece_count();
+    let run = w.fetch_pieces(&info, 0..n).await.unwrap();
+    assert_eq!(run.len(), n as usize);
+    let mut got = Vec::new();
+    for (i, (p, r)) in run.into_iter().enumerate() {
+        assert_eq!(p, i as u32);
+        got.extend_from_slice(&r.unwrap());
+    }
+    assert!(got == data);
+    assert_eq!(
+        srv.stats.requests.load(std::sync::atomic::Ordering::SeqCst),
+        5
+    );
+    assert!(w.fetch_pieces(&info, 3..3).await.unwrap().is_empty());
+    let e = w.fetch_pieces(&info, n - 1..n + 1).await.unwrap_err();
+    assert_eq!(e.error, Error::NoSuchPiece(n + 1));
+
+    // Corrupt bytes: the first byte of each file's body is flipped, so the
+    // pieces holding a file's start fail, and the rest are still good.
+    let bad = server::start(
+        root.path().to_path_buf(),
+        Behaviour {
+            corrupt: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let mut w = worker(
+        &[&bad.base],
+        HealthConfig::default(),
+        Duration::from_secs(10),
+    );
+    let run = w.fetch_pieces(&info, 0..n).await.unwrap();
+    let failed: Vec<u32> = run
+        .iter()
+        .filter_map(|(p, r)| r.as_ref().err().map(|e| (*p, e)))
+        .map(|(p, e)| {
+            assert_eq!(e.error, Error::HashMismatch(p));
+            p
+        })
+        .collect();
+    let mut starts: Vec<u32> = info
+        .files()
+        .iter()
+        .filter(|f| f.length > 0)
+        .map(|f| (f.offset / PIECE) as u32)
+        .collect();
+    starts.dedup();
+    assert_eq!(failed, starts);
+    for (p, r) in &run {
+        if let Ok(b) = r {
+            let off = info.piece_offset(*p).unwrap() as usize;
+            assert!(b[..] == data[off..off + b.len()]);
+        }
+    }
+    assert!(w.seeds().all_dropped(), "5 bad pieces > the limit of 3");
+}

@@ -143,6 +143,20 @@ fn response_checks() {
         check_response(&req, 206, Some("bytes 0-49/1000"), None),
         Err(Error::ContentRange { .. })
     ));
+    for bad in [
+        "bytes 100-149",
+        "bytes 100-149/149",
+        "bytes 100-149/x",
+        "100-149/1000",
+    ] {
+        assert!(
+            matches!(
+                check_response(&req, 206, Some(bad), None),
+                Err(Error::ContentRange { .. })
+            ),
+            "{bad}"
+        );
+    }
     assert!(matches!(
         check_response(&req, 206, None, None),
         Err(Error::ContentRange { .. })
@@ -236,5 +250,37 @@ proptest! {
             prop_assert!(!f.is_padding());
             prop_assert!(r.start + r.len <= f.length);
         }
+    }
+}
+
+proptest! {
+    /// Any Content-Range header is judged without panicking, and a 206 is
+    /// accepted exactly when it names the requested bytes.
+    #[test]
+    fn content_range_of_any_shape_never_panics(
+        header in ".{0,40}", start in any::<u64>(), len in any::<u64>(), cl in any::<Option<u64>>(),
+        status in 100u16..600,
+    ) {
+        let req = RangeRequest { file_index: 0, url: "http://127.0.0.1/f".into(), start, len };
+        let _ = req.range_header();
+        let got = check_response(&req, status, Some(&header), cl);
+        if status == 206 && got.is_ok() {
+            let want = format!("bytes {}-{}/", req.start, req.start.saturating_add(req.len).saturating_sub(1));
+            prop_assert!(header.trim().starts_with(&want), "{header:?} accepted for {want}");
+        }
+    }
+
+    /// The header a correct server sends for a request is always accepted,
+    /// whatever total size it names.
+    #[test]
+    fn matching_content_range_is_accepted(
+        start in 0u64..1 << 50, len in 1u64..1 << 30, beyond in proptest::option::of(0u64..1 << 40),
+    ) {
+        let req = RangeRequest { file_index: 0, url: "http://127.0.0.1/f".into(), start, len };
+        let total = beyond.map_or("*".to_string(), |b| (start + len + b).to_string());
+        let header = format!("bytes {}-{}/{total}", start, start + len - 1);
+        prop_assert_eq!(check_response(&req, 206, Some(&header), Some(len)), Ok(BodyPlan::Exact));
+        prop_assert_eq!(check_response(&req, 206, Some(&header), Some(len + 1)).is_err(), true);
+        prop_assert_eq!(req.range_header(), format!("bytes={}-{}", start, start + len - 1));
     }
 }
