@@ -94,6 +94,16 @@ impl ResumeData {
         std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
     }
 
+    /// Parses resume data (untrusted: a damaged file is an error, never a panic).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        ferro_bencode::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+
+    /// The bencoded form written by [`save`](Self::save).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        ferro_bencode::to_bytes(self).map_err(|e| e.to_string())
+    }
+
     /// Reads a resume file; `Ok(None)` when there is none.
     pub fn load(path: &Path) -> Result<Option<Self>, Error> {
         let bytes = match std::fs::read(path) {
@@ -101,11 +111,11 @@ impl ResumeData {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        ferro_bencode::from_bytes(&bytes)
+        Self::from_bytes(&bytes)
             .map(Some)
-            .map_err(|e| Error::Resume {
+            .map_err(|reason| Error::Resume {
                 path: path.to_owned(),
-                reason: e.to_string(),
+                reason,
             })
     }
 
