@@ -243,13 +243,16 @@ impl TorrentShared {
             let PieceBuffer { data, block_from } = buf;
             let result = tokio::task::spawn_blocking(move || {
                 let ok = storage.piece_matches(piece, &data);
-                let blocks: BlockHashes = data
-                    .chunks(BLOCK_LEN as usize)
-                    .zip(block_from)
-                    .map(|(b, from)| (from, Sha1::digest(b).into()))
-                    .collect();
+                // Block hashes are only needed for the smart ban: when this
+                // copy is bad, or when an earlier bad copy is to be judged.
+                let block_hashes = |data: &[u8]| -> BlockHashes {
+                    data.chunks(BLOCK_LEN as usize)
+                        .zip(block_from.iter().copied())
+                        .map(|(b, from)| (from, Sha1::digest(b).into()))
+                        .collect()
+                };
                 if !ok {
-                    return Ok(Verdict::Failed(blocks));
+                    return Ok(Verdict::Failed(block_hashes(&data)));
                 }
                 storage.write_piece(piece, &data)?;
                 // Smart ban: a peer whose block of an earlier failed copy
@@ -257,7 +260,7 @@ impl TorrentShared {
                 let culprits: Vec<SocketAddr> = match failed_before {
                     Some(old) => old
                         .iter()
-                        .zip(&blocks)
+                        .zip(&block_hashes(&data))
                         .filter(|((_, bad), (_, good))| bad != good)
                         .filter_map(|((from, _), _)| *from)
                         .collect(),
