@@ -386,3 +386,26 @@ async fn a_run_of_pieces_comes_in_one_request_per_file_and_each_piece_is_checked
     }
     assert!(w.seeds().all_dropped(), "5 bad pieces > the limit of 3");
 }
+
+#[tokio::test]
+async fn single_file_torrent_by_directory_url_and_by_file_url() {
+    let root = tempfile::tempdir().unwrap();
+    let data = torrent::bytes(70_000, 9);
+    let file = root.path().join("one file.bin");
+    std::fs::write(&file, &data).unwrap();
+    let made = ferro_metainfo::TorrentBuilder::new(&file)
+        .piece_length(PIECE)
+        .threads(1)
+        .build()
+        .unwrap();
+    let info = made.metainfo.info;
+    assert!(!info.is_multi_file());
+    let srv = server::start(root.path().to_path_buf(), Behaviour::default()).await;
+    // BEP 19: a URL ending in `/` is the directory holding the file named
+    // after the torrent; any other URL is the file itself.
+    let by_file = format!("{}one%20file.bin", srv.base);
+    for base in [srv.base.clone(), by_file] {
+        let mut w = worker(&[&base], HealthConfig::default(), Duration::from_secs(10));
+        download_all(&mut w, &info, &data).await;
+    }
+}
