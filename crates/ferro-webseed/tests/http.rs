@@ -213,6 +213,21 @@ async fn a_stalled_body_is_a_timeout() {
 }
 
 #[tokio::test]
+async fn a_server_that_never_answers_is_a_timeout() {
+    let (root, info, _, _) = torrent::make("t", torrent::FILES, PIECE, false, None);
+    let b = Behaviour {
+        silent: true,
+        ..Behaviour::default()
+    };
+    let srv = server::start(root.path().to_path_buf(), b).await;
+    let e = client(Duration::from_millis(300))
+        .fetch(&info, &srv.base, 0, 10)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error, Error::Timeout(Duration::from_millis(300)), "{e}");
+}
+
+#[tokio::test]
 async fn corrupt_data_fails_the_hash_and_the_seed_is_dropped() {
     let (root, info, _, _) = torrent::make("t", torrent::FILES, PIECE, false, None);
     let b = Behaviour {

@@ -30,6 +30,8 @@ pub struct Behaviour {
     pub corrupt: bool,
     /// Answer every request with a 302 to another URL on this server.
     pub redirect_loop: bool,
+    /// Read the request, then say nothing (for a minute).
+    pub silent: bool,
 }
 
 impl Default for Behaviour {
@@ -41,6 +43,7 @@ impl Default for Behaviour {
             stall_after: None,
             corrupt: false,
             redirect_loop: false,
+            silent: false,
         }
     }
 }
@@ -131,6 +134,10 @@ async fn serve(mut sock: TcpStream, root: &std::path::Path, b: &Behaviour) -> st
         .find(|(k, _)| k.eq_ignore_ascii_case("range"))
         .map(|(_, v)| v.trim().to_string());
 
+    if b.silent {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return Ok(());
+    }
     if b.redirect_loop {
         let n: u64 = target
             .split_once("?n=")
