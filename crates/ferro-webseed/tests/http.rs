@@ -424,3 +424,22 @@ async fn single_file_torrent_by_directory_url_and_by_file_url() {
         download_all(&mut w, &info, &data).await;
     }
 }
+
+#[tokio::test]
+async fn ipv6_loopback_seed() {
+    let (root, info, data, _) = torrent::make("t", torrent::FILES, PIECE, true, None);
+    // Skip quietly only if this machine has no ::1 at all.
+    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no ::1 on this machine; skipped");
+        return;
+    };
+    drop(probe);
+    let srv = server::start_on("[::1]:0", root.path().to_path_buf(), Behaviour::default()).await;
+    assert!(srv.base.starts_with("http://[::1]:"), "{}", srv.base);
+    let mut w = worker(
+        &[&srv.base],
+        HealthConfig::default(),
+        Duration::from_secs(10),
+    );
+    download_all(&mut w, &info, &data).await;
+}

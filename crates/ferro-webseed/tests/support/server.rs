@@ -76,7 +76,12 @@ impl Drop for TestServer {
 
 /// Serves the files under `root` on 127.0.0.1 with `behaviour`.
 pub async fn start(root: PathBuf, behaviour: Behaviour) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_on("127.0.0.1:0", root, behaviour).await
+}
+
+/// Serves the files under `root` on `bind` (a loopback address) with `behaviour`.
+pub async fn start_on(bind: &str, root: PathBuf, behaviour: Behaviour) -> TestServer {
+    let listener = TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stats = Arc::new(Stats::default());
     let st = stats.clone();
