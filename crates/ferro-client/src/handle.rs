@@ -131,6 +131,18 @@ impl TorrentHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        // Pieces already handed to the hash-and-write workers still land in
+        // the have-bitfield; let them finish (a few seconds at most) so the
+        // resume file records every piece that is verified on disk.
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            while self.shared.pending_verify.load(Ordering::Relaxed) > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("pieces still being verified when the resume data was written");
+        }
         if let Err(e) = save_resume(&self.shared).await {
             tracing::warn!(error = %e, "could not write resume data");
         }
