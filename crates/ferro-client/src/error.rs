@@ -42,6 +42,10 @@ pub enum Error {
     /// The torrent is already in the session.
     #[error("torrent {0} is already added")]
     DuplicateTorrent(String),
+    /// The torrent stopped on an error (disk full, permission denied...);
+    /// resume data stays as last written.
+    #[error("torrent stopped: {0}")]
+    Torrent(String),
     /// The torrent was removed or the session shut down.
     #[error("torrent stopped")]
     Stopped,

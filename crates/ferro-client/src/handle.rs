@@ -75,7 +75,7 @@ impl TorrentHandle {
                 return Ok(());
             }
             if let Some(e) = self.shared.lock().error.clone() {
-                return Err(Error::Internal(e));
+                return Err(Error::Torrent(e));
             }
             if *stop.borrow_and_update() {
                 return Err(Error::Stopped);
