@@ -373,14 +373,7 @@ impl Peer {
             let storage = self.shared.storage.clone();
             let info = self.shared.info.clone();
             *disk = Some(tokio::task::spawn_blocking(move || {
-                reqs.into_iter()
-                    .map(|r| {
-                        let offset = info.piece_offset(r.index).unwrap_or(0) + u64::from(r.begin);
-                        let mut buf = vec![0u8; r.length as usize];
-                        let res = storage.read(offset, &mut buf).map(|()| Bytes::from(buf));
-                        (r, res)
-                    })
-                    .collect()
+                read_blocks(&storage, &info, reqs)
             }));
         }
         Ok(())
@@ -748,4 +741,48 @@ impl Peer {
         drop(st);
         self.shared.wake.notify_one();
     }
+}
+
+/// Reads the requested blocks, one `pread` per run of adjacent blocks
+/// (peers usually ask for a piece's blocks in order); each block is a
+/// zero-copy slice of its run's buffer.
+fn read_blocks(
+    storage: &crate::storage::Storage,
+    info: &ferro_metainfo::Info,
+    reqs: Vec<BlockRequest>,
+) -> Vec<(BlockRequest, Result<Bytes, Error>)> {
+    let offset_of = |r: &BlockRequest| info.piece_offset(r.index).unwrap_or(0) + u64::from(r.begin);
+    let mut out = Vec::with_capacity(reqs.len());
+    let mut i = 0;
+    // Bounded: each pass consumes at least one request.
+    while let Some(first) = reqs.get(i) {
+        let start = offset_of(first);
+        let mut end = start + u64::from(first.length);
+        let mut j = i + 1;
+        while let Some(next) = reqs.get(j) {
+            if offset_of(next) != end {
+                break;
+            }
+            end += u64::from(next.length);
+            j += 1;
+        }
+        let mut buf = vec![0u8; (end - start) as usize];
+        match storage.read(start, &mut buf) {
+            Ok(()) => {
+                let run = Bytes::from(buf);
+                for r in reqs.get(i..j).unwrap_or(&[]) {
+                    let at = (offset_of(r) - start) as usize;
+                    out.push((*r, Ok(run.slice(at..at + r.length as usize))));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for r in reqs.get(i..j).unwrap_or(&[]) {
+                    out.push((*r, Err(Error::Internal(msg.clone()))));
+                }
+            }
+        }
+        i = j;
+    }
+    out
 }

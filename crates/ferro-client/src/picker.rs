@@ -261,6 +261,13 @@ impl PiecePicker {
                     (rarity, rng.random::<u32>(), p)
                 })
                 .collect();
+            // Only the best few pieces can be used: partial selection, O(n).
+            let per_piece = (self.piece_length / u64::from(BLOCK_LEN)).max(1) as usize;
+            let wanted = (max - out.len()).div_ceil(per_piece) + 1;
+            if candidates.len() > wanted {
+                candidates.select_nth_unstable(wanted);
+                candidates.truncate(wanted);
+            }
             candidates.sort_unstable();
             for (_, _, piece) in candidates {
                 self.partial
