@@ -45,6 +45,8 @@ fn wait_port(port: u16, timeout: Duration) -> Result {
 struct Measure {
     wall: f64,
     cpu: f64,
+    /// The kernel's share of `cpu` (socket reads, page-cache writes).
+    sys: f64,
     rss_kib: u64,
 }
 
@@ -94,6 +96,7 @@ fn timed(mut cmd: Command, timeout: Duration) -> Result<Measure> {
         [u, s, m] => Ok(Measure {
             wall,
             cpu: u + s,
+            sys: *s,
             rss_kib: *m as u64,
         }),
         _ => Err(format!("cannot read /usr/bin/time output {text:?}")),
@@ -279,20 +282,24 @@ fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
             }
             let mbps = size as f64 / 1e6 / m.wall;
             println!(
-                "{seeder:>10} → {leecher:<10} {mbps:7.1} MB/s  cpu {:5.2} s  rss {:4} MiB",
+                "{seeder:>10} → {leecher:<10} {mbps:7.1} MB/s  cpu {:5.2} s (sys {:5.2} s)  rss {:4} MiB",
                 m.cpu,
+                m.sys,
                 m.rss_kib / 1024
             );
             rows.push((seeder, leecher, mbps, m));
         }
     }
     let gib = size as f64 / (1024.0 * MIB as f64);
-    println!("\n| seeder → leecher | MB/s | leecher CPU s | CPU s per GiB | peak RSS MiB |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "\n| seeder → leecher | MB/s | leecher CPU s | of which kernel s | CPU s per GiB | peak RSS MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for (s, l, mbps, m) in &rows {
         println!(
-            "| {s} → {l} | {mbps:.1} | {:.2} | {:.2} | {} |",
+            "| {s} → {l} | {mbps:.1} | {:.2} | {:.2} | {:.2} | {} |",
             m.cpu,
+            m.sys,
             m.cpu / gib,
             m.rss_kib / 1024
         );
