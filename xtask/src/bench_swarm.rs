@@ -268,6 +268,9 @@ fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
                     c
                 }
             };
+            // Flush earlier runs' dirty pages first: otherwise the kernel's
+            // writeback throttling lands on whichever leecher runs next.
+            let _ = Command::new("sync").status();
             let m = timed(cmd, Duration::from_secs(600))?;
             let got = dir.join("payload.bin");
             let ok = std::fs::metadata(&got)
