@@ -30,6 +30,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod choker;
 mod config;
 mod error;
 mod event;

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use ferro_core::{InfoHash, PeerId};
 use ferro_metainfo::Info;
 use ferro_wire::BlockRequest;
-use rand::seq::IndexedRandom;
 use sha1::{Digest, Sha1};
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::choker::{ChokeCandidate, choose_unchoked};
 use crate::event::{TorrentEvent, TorrentState, TorrentStats};
 use crate::picker::{BLOCK_LEN, PeerKey, PiecePicker};
 use crate::rate::{RateEstimate, RateLimiter};
@@ -376,42 +376,27 @@ impl TorrentShared {
     pub fn rechoke(&self, rotate_optimistic: bool) {
         let mut st = self.lock();
         let seeding = st.picker.is_complete();
-        let mut candidates: Vec<(u64, PeerKey)> = st
+        let peers: Vec<ChokeCandidate> = st
             .peers
             .iter()
-            .filter(|(_, p)| p.interested && !p.is_seed)
-            .map(|(k, p)| {
-                let score = if seeding {
-                    p.upload_rate
-                } else if p.snubbed {
-                    0
-                } else {
-                    p.download_rate
-                };
-                (score, *k)
+            .map(|(k, p)| ChokeCandidate {
+                key: *k,
+                interested: p.interested,
+                is_seed: p.is_seed,
+                snubbed: p.snubbed,
+                download_rate: p.download_rate,
+                upload_rate: p.upload_rate,
             })
             .collect();
-        candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
-        let slots = self.config.unchoke_slots;
-        let mut unchoke: HashSet<PeerKey> = candidates
-            .iter()
-            .filter(|(_, k)| seeding || st.peers.get(k).is_some_and(|p| !p.snubbed))
-            .take(slots)
-            .map(|(_, k)| *k)
-            .collect();
-        let current_opt = st.peers.iter().find(|(_, p)| p.optimistic).map(|(k, _)| *k);
-        let rest: Vec<PeerKey> = candidates
-            .iter()
-            .map(|(_, k)| *k)
-            .filter(|k| !unchoke.contains(k))
-            .collect();
-        let opt = match current_opt {
-            Some(k) if !rotate_optimistic && rest.contains(&k) => Some(k),
-            _ => rest.choose(&mut rand::rng()).copied(),
-        };
-        if let Some(k) = opt {
-            unchoke.insert(k);
-        }
+        let current = st.peers.iter().find(|(_, p)| p.optimistic).map(|(k, _)| *k);
+        let (unchoke, opt) = choose_unchoked(
+            &peers,
+            seeding,
+            self.config.unchoke_slots,
+            current,
+            rotate_optimistic,
+            &mut rand::rng(),
+        );
         for (k, p) in st.peers.iter_mut() {
             let choke = !unchoke.contains(k);
             p.optimistic = Some(*k) == opt;
