@@ -113,7 +113,14 @@ pub fn decode_prefix<'a>(
     if u32::try_from(buf.len()).is_err() {
         return Err(Error::new(ErrorKind::InputTooLarge(buf.len()), 0));
     }
-    let mut tape = Vec::with_capacity((buf.len() / 12).clamp(1, opts.max_items.max(1)));
+    // Typical values take 6-10 bytes, so len/8 tokens (plus a few) rarely needs
+    // a second allocation. Capped: inputs that are mostly one long string (a
+    // torrent's `pieces`) would otherwise reserve far more than they use.
+    let mut tape = Vec::with_capacity(
+        (buf.len() / 8 + 16)
+            .min(TAPE_RESERVE_CAP)
+            .min(opts.max_items.max(1)),
+    );
     let used = Parser {
         buf,
         opts,
@@ -123,6 +130,10 @@ pub fn decode_prefix<'a>(
     Ok((Document { buf, tape }, used))
 }
 
+/// Most tokens reserved up front (20 bytes each); larger documents grow the tape.
+const TAPE_RESERVE_CAP: usize = 1024;
+
+#[derive(Clone, Copy, Default)]
 struct Frame {
     tok: u32,
     is_dict: bool,
@@ -135,6 +146,65 @@ struct Frame {
     count: u32,
 }
 
+/// The open containers. The first levels live inline, so decoding a typical
+/// document makes no allocation beyond the tape.
+struct Stack {
+    inline: [Frame; INLINE_DEPTH],
+    spill: Vec<Frame>,
+    len: usize,
+}
+
+const INLINE_DEPTH: usize = 32;
+
+impl Stack {
+    fn new() -> Self {
+        Stack {
+            inline: [Frame::default(); INLINE_DEPTH],
+            spill: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, f: Frame) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = f,
+            None => self.spill.push(f),
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        self.len = self.len.checked_sub(1)?;
+        if self.len >= INLINE_DEPTH {
+            self.spill.pop()
+        } else {
+            self.inline.get(self.len).copied()
+        }
+    }
+
+    fn last(&self) -> Option<&Frame> {
+        let top = self.len.checked_sub(1)?;
+        if top >= INLINE_DEPTH {
+            self.spill.last()
+        } else {
+            self.inline.get(top)
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Frame> {
+        let top = self.len.checked_sub(1)?;
+        if top >= INLINE_DEPTH {
+            self.spill.last_mut()
+        } else {
+            self.inline.get_mut(top)
+        }
+    }
+}
+
 struct Parser<'p, 'a> {
     buf: &'a [u8],
     opts: &'p DecodeOptions,
@@ -142,11 +212,13 @@ struct Parser<'p, 'a> {
 }
 
 impl Parser<'_, '_> {
-    fn push(&mut self, t: Token, at: usize) -> Result<u32, Error> {
+    /// Appends a token; leaves (strings, integers) get `next` = their own index + 1.
+    fn push(&mut self, mut t: Token, at: usize) -> Result<u32, Error> {
         if self.tape.len() >= self.opts.max_items {
             return Err(Error::new(ErrorKind::ItemLimit(self.opts.max_items), at));
         }
         let idx = self.tape.len() as u32;
+        t.next = idx + 1;
         self.tape.push(t);
         Ok(idx)
     }
@@ -160,7 +232,7 @@ impl Parser<'_, '_> {
 
     fn run(mut self) -> Result<usize, Error> {
         let buf = self.buf;
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack = Stack::new();
         let mut pos = 0usize;
         loop {
             let Some(&c) = buf.get(pos) else {
@@ -202,7 +274,6 @@ impl Parser<'_, '_> {
                         },
                         pos,
                     )?;
-                    self.tape[idx as usize].next = idx + 1;
                     pos = end;
                     idx
                 }
@@ -219,7 +290,6 @@ impl Parser<'_, '_> {
                         },
                         pos,
                     )?;
-                    self.tape[idx as usize].next = idx + 1;
                     pos = end;
                     idx
                 }
@@ -259,7 +329,7 @@ impl Parser<'_, '_> {
     }
 
     /// Accounts for a finished value (`idx`) in its parent. Returns false when it was the top-level value.
-    fn finish_value(&mut self, stack: &mut [Frame], idx: u32) -> Result<bool, Error> {
+    fn finish_value(&mut self, stack: &mut Stack, idx: u32) -> Result<bool, Error> {
         let Some(frame) = stack.last_mut() else {
             return Ok(false);
         };
