@@ -16,7 +16,7 @@ use crate::resume::{ResumeData, resume_path};
 use crate::session::{AddTorrent, SessionInner, new_shared};
 use crate::storage::{Storage, hashing_threads};
 use crate::torrent::{TorrentShared, dial_candidates};
-use crate::{Error, peer};
+use crate::{Error, connect};
 
 /// A torrent in a [`Session`](crate::Session). Cheap to clone.
 #[derive(Clone)]
@@ -317,7 +317,7 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
         for addr in dial {
             let shared = shared.clone();
             tokio::spawn(async move {
-                let r = peer::run_outgoing(shared.clone(), addr).await;
+                let r = connect::run_outgoing(shared.clone(), addr).await;
                 let mut st = shared.lock();
                 st.connecting.remove(&addr);
                 if let Some(slot) = st.known.get_mut(&addr) {

@@ -32,6 +32,7 @@ pub struct ReadmeDoctests;
 
 pub mod choker;
 mod config;
+mod connect;
 mod error;
 mod event;
 mod handle;

@@ -16,15 +16,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferro_wire::{
-    Bitfield, Block, BlockRequest, Config as WireConfig, ExtendedHandshake, Handshake,
-    HandshakeDecoder, Message, MessageDecoder, Reserved,
+    Bitfield, Block, BlockRequest, Config as WireConfig, ExtendedHandshake, Handshake, Message,
+    MessageDecoder, Reserved,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use crate::Error;
-use crate::event::TorrentEvent;
 use crate::picker::{BLOCK_LEN, BlockOutcome, PeerKey};
 use crate::rate::RateEstimate;
 use crate::torrent::{MAX_PENDING_VERIFY, PeerSlot, PieceBuffer, TorrentShared};
@@ -48,146 +47,7 @@ const DEFAULT_REQQ: u32 = 250;
 
 type DiskJob = JoinHandle<Vec<(BlockRequest, Result<Bytes, Error>)>>;
 
-/// Dials `addr`, handshakes and runs the connection to its end.
-pub(crate) async fn run_outgoing(
-    shared: Arc<TorrentShared>,
-    addr: SocketAddr,
-) -> Result<(), Error> {
-    let cfg = shared.config.clone();
-    let mut stream = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| Error::Timeout("connect"))??;
-    stream.set_nodelay(true)?;
-    let ours = our_handshake(&shared);
-    stream.write_all(&ours.to_bytes()).await?;
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let theirs = tokio::time::timeout(
-        cfg.handshake_timeout,
-        read_handshake(&mut stream, &mut rbuf),
-    )
-    .await
-    .map_err(|_| Error::Timeout("handshake"))??;
-    if theirs.info_hash != shared.info_hash {
-        return Err(Error::Peer {
-            addr,
-            reason: format!(
-                "handshake for another torrent {}",
-                theirs.info_hash.to_hex()
-            ),
-        });
-    }
-    run(shared, stream, addr, theirs, rbuf).await
-}
-
-pub(crate) fn our_handshake(shared: &TorrentShared) -> Handshake {
-    let mut h = Handshake::new(shared.info_hash, shared.config.peer_id);
-    h.reserved = Reserved::ferro_default();
-    h
-}
-
-/// Reads a whole handshake into `rbuf` (bytes behind it stay there).
-pub(crate) async fn read_handshake(
-    stream: &mut TcpStream,
-    rbuf: &mut BytesMut,
-) -> Result<Handshake, Error> {
-    let mut dec = HandshakeDecoder::new();
-    // Bounded: each pass reads at least one byte, and 68 are enough.
-    for _ in 0..ferro_wire::HANDSHAKE_LEN {
-        if let Some(h) = dec.decode(rbuf)? {
-            return Ok(h);
-        }
-        if stream.read_buf(rbuf).await? == 0 {
-            return Err(Error::Net(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-    }
-    dec.decode(rbuf)?
-        .ok_or(Error::Internal("handshake not complete".into()))
-}
-
-/// Runs a connection whose handshake is done, then cleans up after it.
-pub(crate) async fn run(
-    shared: Arc<TorrentShared>,
-    stream: TcpStream,
-    addr: SocketAddr,
-    theirs: Handshake,
-    rbuf: BytesMut,
-) -> Result<(), Error> {
-    if theirs.peer_id == shared.config.peer_id {
-        // We dialled ourselves (trackers list us too): never again.
-        let mut st = shared.lock();
-        st.known.insert(
-            addr,
-            Some(Instant::now() + Duration::from_secs(365 * 86_400)),
-        );
-        return Err(Error::Peer {
-            addr,
-            reason: "connected to ourselves".into(),
-        });
-    }
-    let key = register(&shared, addr, &theirs)?;
-    shared.emit(TorrentEvent::PeerConnected(addr));
-    let mut peer = Peer::new(shared.clone(), key, addr, &theirs);
-    let result = peer.drive(stream, rbuf).await;
-    peer.cleanup();
-    let reason = match &result {
-        Ok(()) => "closed".to_owned(),
-        Err(e) => e.to_string(),
-    };
-    tracing::debug!(%addr, %reason, "peer disconnected");
-    shared.emit(TorrentEvent::PeerDisconnected { addr, reason });
-    result
-}
-
-fn register(
-    shared: &TorrentShared,
-    addr: SocketAddr,
-    theirs: &Handshake,
-) -> Result<PeerKey, Error> {
-    let mut st = shared.lock();
-    let refuse = |reason: &str| Error::Peer {
-        addr,
-        reason: reason.to_owned(),
-    };
-    if st.is_banned(addr) {
-        return Err(refuse("banned"));
-    }
-    if st.paused || st.error.is_some() || st.checking {
-        return Err(refuse("torrent not active"));
-    }
-    if st.peers.len() >= shared.config.max_peers_per_torrent {
-        return Err(refuse("too many peers for this torrent"));
-    }
-    if shared.session_peers.load(Ordering::Relaxed) >= shared.config.max_peers as u64 {
-        return Err(refuse("too many peers in the session"));
-    }
-    if st.peers.values().any(|p| p.peer_id == theirs.peer_id) {
-        return Err(refuse("already connected to this peer id"));
-    }
-    let key = st.next_key;
-    st.next_key += 1;
-    st.peers.insert(
-        key,
-        PeerSlot {
-            addr,
-            peer_id: theirs.peer_id,
-            wake: Arc::new(tokio::sync::Notify::new()),
-            choked: true,
-            interested: false,
-            peer_choking: true,
-            download_rate: 0,
-            upload_rate: 0,
-            snubbed: false,
-            is_seed: false,
-            cancels: Vec::new(),
-            disconnect: None,
-            optimistic: false,
-        },
-    );
-    shared.session_peers.fetch_add(1, Ordering::Relaxed);
-    Ok(key)
-}
-
-struct Peer {
+pub(crate) struct Peer {
     shared: Arc<TorrentShared>,
     key: PeerKey,
     addr: SocketAddr,
@@ -214,7 +74,12 @@ struct Peer {
 }
 
 impl Peer {
-    fn new(shared: Arc<TorrentShared>, key: PeerKey, addr: SocketAddr, theirs: &Handshake) -> Self {
+    pub(crate) fn new(
+        shared: Arc<TorrentShared>,
+        key: PeerKey,
+        addr: SocketAddr,
+        theirs: &Handshake,
+    ) -> Self {
         let ours = Reserved::ferro_default();
         let pieces = shared.info.piece_count();
         let now = Instant::now();
@@ -285,7 +150,11 @@ impl Peer {
         Ok(())
     }
 
-    async fn drive(&mut self, mut stream: TcpStream, mut rbuf: BytesMut) -> Result<(), Error> {
+    pub(crate) async fn drive(
+        &mut self,
+        mut stream: TcpStream,
+        mut rbuf: BytesMut,
+    ) -> Result<(), Error> {
         self.greet()?;
         let (wake, mut stop) = {
             let st = self.shared.lock();
@@ -373,7 +242,7 @@ impl Peer {
             let storage = self.shared.storage.clone();
             let info = self.shared.info.clone();
             *disk = Some(tokio::task::spawn_blocking(move || {
-                read_blocks(&storage, &info, reqs)
+                crate::storage::read_blocks(&storage, &info, reqs)
             }));
         }
         Ok(())
@@ -729,7 +598,7 @@ impl Peer {
         self.sync()
     }
 
-    fn cleanup(&mut self) {
+    pub(crate) fn cleanup(&mut self) {
         let mut st = self.shared.lock();
         for r in self.outstanding.drain(..) {
             st.picker.cancel(self.key, &r);
@@ -741,48 +610,4 @@ impl Peer {
         drop(st);
         self.shared.wake.notify_one();
     }
-}
-
-/// Reads the requested blocks, one `pread` per run of adjacent blocks
-/// (peers usually ask for a piece's blocks in order); each block is a
-/// zero-copy slice of its run's buffer.
-fn read_blocks(
-    storage: &crate::storage::Storage,
-    info: &ferro_metainfo::Info,
-    reqs: Vec<BlockRequest>,
-) -> Vec<(BlockRequest, Result<Bytes, Error>)> {
-    let offset_of = |r: &BlockRequest| info.piece_offset(r.index).unwrap_or(0) + u64::from(r.begin);
-    let mut out = Vec::with_capacity(reqs.len());
-    let mut i = 0;
-    // Bounded: each pass consumes at least one request.
-    while let Some(first) = reqs.get(i) {
-        let start = offset_of(first);
-        let mut end = start + u64::from(first.length);
-        let mut j = i + 1;
-        while let Some(next) = reqs.get(j) {
-            if offset_of(next) != end {
-                break;
-            }
-            end += u64::from(next.length);
-            j += 1;
-        }
-        let mut buf = vec![0u8; (end - start) as usize];
-        match storage.read(start, &mut buf) {
-            Ok(()) => {
-                let run = Bytes::from(buf);
-                for r in reqs.get(i..j).unwrap_or(&[]) {
-                    let at = (offset_of(r) - start) as usize;
-                    out.push((*r, Ok(run.slice(at..at + r.length as usize))));
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for r in reqs.get(i..j).unwrap_or(&[]) {
-                    out.push((*r, Err(Error::Internal(msg.clone()))));
-                }
-            }
-        }
-        i = j;
-    }
-    out
 }

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, watch};
 use crate::handle::TorrentHandle;
 use crate::rate::RateLimiter;
 use crate::torrent::TorrentShared;
-use crate::{Config, Error, peer};
+use crate::{Config, Error, connect};
 
 /// What to add to a session.
 #[derive(Debug, Clone)]
@@ -241,12 +241,12 @@ async fn accept_one(
         });
     }
     stream
-        .write_all(&peer::our_handshake(&torrent).to_bytes())
+        .write_all(&connect::our_handshake(&torrent).to_bytes())
         .await?;
-    let theirs = tokio::time::timeout(timeout, peer::read_handshake(&mut stream, &mut rbuf))
+    let theirs = tokio::time::timeout(timeout, connect::read_handshake(&mut stream, &mut rbuf))
         .await
         .map_err(|_| Error::Timeout("incoming handshake"))??;
-    peer::run(torrent, stream, addr, theirs, rbuf).await
+    connect::run(torrent, stream, addr, theirs, rbuf).await
 }
 
 pub(crate) fn new_shared(

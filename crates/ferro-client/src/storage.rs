@@ -276,6 +276,51 @@ impl Storage {
     }
 }
 
+/// Reads the requested blocks, one `pread` per run of adjacent blocks
+/// (peers usually ask for a piece's blocks in order); each block is a
+/// zero-copy slice of its run's buffer.
+pub(crate) fn read_blocks(
+    storage: &Storage,
+    info: &Info,
+    reqs: Vec<ferro_wire::BlockRequest>,
+) -> Vec<(ferro_wire::BlockRequest, Result<bytes::Bytes, Error>)> {
+    let offset_of =
+        |r: &ferro_wire::BlockRequest| info.piece_offset(r.index).unwrap_or(0) + u64::from(r.begin);
+    let mut out = Vec::with_capacity(reqs.len());
+    let mut i = 0;
+    // Bounded: each pass consumes at least one request.
+    while let Some(first) = reqs.get(i) {
+        let start = offset_of(first);
+        let mut end = start + u64::from(first.length);
+        let mut j = i + 1;
+        while let Some(next) = reqs.get(j) {
+            if offset_of(next) != end {
+                break;
+            }
+            end += u64::from(next.length);
+            j += 1;
+        }
+        let mut buf = vec![0u8; (end - start) as usize];
+        match storage.read(start, &mut buf) {
+            Ok(()) => {
+                let run = bytes::Bytes::from(buf);
+                for r in reqs.get(i..j).unwrap_or(&[]) {
+                    let at = (offset_of(r) - start) as usize;
+                    out.push((*r, Ok(run.slice(at..at + r.length as usize))));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for r in reqs.get(i..j).unwrap_or(&[]) {
+                    out.push((*r, Err(Error::Internal(msg.clone()))));
+                }
+            }
+        }
+        i = j;
+    }
+    out
+}
+
 /// `read_exact_at`, except that bytes past the end of the file stay zero.
 fn read_full(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
     // Bounded: each pass reads at least one byte or stops.

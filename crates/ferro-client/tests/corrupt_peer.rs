@@ -85,10 +85,12 @@ async fn corrupt_peer_is_banned_and_download_completes() {
     let s = Session::new(common::config()).await.unwrap();
     // Only the corrupt peer at first, so it surely sends bad pieces.
     let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(bad))
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
         .await
         .unwrap();
+    // Subscribe first: the ban can follow the first bad pieces within a millisecond.
     let mut events = h.events();
+    h.add_peers([bad]);
     let mut banned = false;
     let mut failures = 0;
     tokio::time::timeout(Duration::from_secs(30), async {

@@ -71,16 +71,18 @@ async fn direct_peer_pause_resume_and_restart_from_resume_data() {
     // First run: stop after some pieces.
     let s = Session::new(common::config()).await.unwrap();
     let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
         .await
         .unwrap();
+    // Subscribe before the seeder is known, so no piece event is missed.
     let mut events = h.events();
+    h.add_peers([seeder.listen_addr()]);
     let mut verified = 0;
     while verified < 10 {
-        if let Ok(Ok(TorrentEvent::PieceVerified(_))) =
-            tokio::time::timeout(TIMEOUT, events.recv()).await
-        {
-            verified += 1;
+        match tokio::time::timeout(TIMEOUT, events.recv()).await {
+            Ok(Ok(TorrentEvent::PieceVerified(_))) => verified += 1,
+            Ok(Ok(_)) => {}
+            other => panic!("no piece verified in time: {other:?}"),
         }
     }
     h.pause();

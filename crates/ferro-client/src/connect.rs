@@ -1,0 +1,160 @@
+//! Setting up a peer connection: dialing, the BEP 3 handshake (with the
+//! BEP 6 fast and BEP 10 extension bits), and admission into the torrent
+//! (bans, caps, duplicate peer ids, ourselves).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use ferro_wire::{Handshake, HandshakeDecoder, Reserved};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::Error;
+use crate::event::TorrentEvent;
+use crate::picker::PeerKey;
+use crate::torrent::{PeerSlot, TorrentShared};
+
+/// Initial read buffer size.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Dials `addr`, handshakes and runs the connection to its end.
+pub(crate) async fn run_outgoing(
+    shared: Arc<TorrentShared>,
+    addr: SocketAddr,
+) -> Result<(), Error> {
+    let cfg = shared.config.clone();
+    let mut stream = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| Error::Timeout("connect"))??;
+    stream.set_nodelay(true)?;
+    let ours = our_handshake(&shared);
+    stream.write_all(&ours.to_bytes()).await?;
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let theirs = tokio::time::timeout(
+        cfg.handshake_timeout,
+        read_handshake(&mut stream, &mut rbuf),
+    )
+    .await
+    .map_err(|_| Error::Timeout("handshake"))??;
+    if theirs.info_hash != shared.info_hash {
+        return Err(Error::Peer {
+            addr,
+            reason: format!(
+                "handshake for another torrent {}",
+                theirs.info_hash.to_hex()
+            ),
+        });
+    }
+    run(shared, stream, addr, theirs, rbuf).await
+}
+
+pub(crate) fn our_handshake(shared: &TorrentShared) -> Handshake {
+    let mut h = Handshake::new(shared.info_hash, shared.config.peer_id);
+    h.reserved = Reserved::ferro_default();
+    h
+}
+
+/// Reads a whole handshake into `rbuf` (bytes behind it stay there).
+pub(crate) async fn read_handshake(
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+) -> Result<Handshake, Error> {
+    let mut dec = HandshakeDecoder::new();
+    // Bounded: each pass reads at least one byte, and 68 are enough.
+    for _ in 0..ferro_wire::HANDSHAKE_LEN {
+        if let Some(h) = dec.decode(rbuf)? {
+            return Ok(h);
+        }
+        if stream.read_buf(rbuf).await? == 0 {
+            return Err(Error::Net(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    dec.decode(rbuf)?
+        .ok_or(Error::Internal("handshake not complete".into()))
+}
+
+/// Runs a connection whose handshake is done, then cleans up after it.
+pub(crate) async fn run(
+    shared: Arc<TorrentShared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    theirs: Handshake,
+    rbuf: BytesMut,
+) -> Result<(), Error> {
+    if theirs.peer_id == shared.config.peer_id {
+        // We dialled ourselves (trackers list us too): never again.
+        let mut st = shared.lock();
+        st.known.insert(
+            addr,
+            Some(Instant::now() + Duration::from_secs(365 * 86_400)),
+        );
+        return Err(Error::Peer {
+            addr,
+            reason: "connected to ourselves".into(),
+        });
+    }
+    let key = register(&shared, addr, &theirs)?;
+    shared.emit(TorrentEvent::PeerConnected(addr));
+    let mut peer = crate::peer::Peer::new(shared.clone(), key, addr, &theirs);
+    let result = peer.drive(stream, rbuf).await;
+    peer.cleanup();
+    let reason = match &result {
+        Ok(()) => "closed".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    tracing::debug!(%addr, %reason, "peer disconnected");
+    shared.emit(TorrentEvent::PeerDisconnected { addr, reason });
+    result
+}
+
+fn register(
+    shared: &TorrentShared,
+    addr: SocketAddr,
+    theirs: &Handshake,
+) -> Result<PeerKey, Error> {
+    let mut st = shared.lock();
+    let refuse = |reason: &str| Error::Peer {
+        addr,
+        reason: reason.to_owned(),
+    };
+    if st.is_banned(addr) {
+        return Err(refuse("banned"));
+    }
+    if st.paused || st.error.is_some() || st.checking {
+        return Err(refuse("torrent not active"));
+    }
+    if st.peers.len() >= shared.config.max_peers_per_torrent {
+        return Err(refuse("too many peers for this torrent"));
+    }
+    if shared.session_peers.load(Ordering::Relaxed) >= shared.config.max_peers as u64 {
+        return Err(refuse("too many peers in the session"));
+    }
+    if st.peers.values().any(|p| p.peer_id == theirs.peer_id) {
+        return Err(refuse("already connected to this peer id"));
+    }
+    let key = st.next_key;
+    st.next_key += 1;
+    st.peers.insert(
+        key,
+        PeerSlot {
+            addr,
+            peer_id: theirs.peer_id,
+            wake: Arc::new(tokio::sync::Notify::new()),
+            choked: true,
+            interested: false,
+            peer_choking: true,
+            download_rate: 0,
+            upload_rate: 0,
+            snubbed: false,
+            is_seed: false,
+            cancels: Vec::new(),
+            disconnect: None,
+            optimistic: false,
+        },
+    );
+    shared.session_peers.fetch_add(1, Ordering::Relaxed);
+    Ok(key)
+}
