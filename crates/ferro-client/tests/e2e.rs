@@ -116,3 +116,33 @@ async fn direct_peer_pause_resume_and_restart_from_resume_data() {
     s.shutdown().await;
     seeder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_swarm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 512 * 1024);
+    let torrent = common::make_torrent(&seed_dir, 32 * 1024, &[]);
+    let v6 = || ferro_client::Config {
+        listen_addr: std::net::Ipv6Addr::LOCALHOST.into(),
+        ..common::config()
+    };
+    let seeder = Session::new(v6()).await.unwrap();
+    assert!(seeder.listen_addr().is_ipv6());
+    seeder
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    let dir = tmp.path().join("leech6");
+    let s = Session::new(v6()).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
+        .await
+        .unwrap();
+    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+        .await
+        .expect("IPv6 download timed out")
+        .unwrap();
+    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    s.shutdown().await;
+    seeder.shutdown().await;
+}
