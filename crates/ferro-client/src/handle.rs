@@ -250,8 +250,11 @@ pub(crate) async fn add_torrent(
     if complete {
         shared.complete.send_replace(true);
     }
-    if add.use_resume {
-        save_resume(&shared).await?;
+    // A read-only directory can still be seeded: resume data is a convenience.
+    if add.use_resume
+        && let Err(e) = save_resume(&shared).await
+    {
+        tracing::warn!(error = %e, "could not write resume data");
     }
     shared.add_known(add.peers.iter().copied());
 
