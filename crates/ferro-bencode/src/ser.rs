@@ -365,6 +365,19 @@ impl ser::SerializeStructVariant for DictWriter<'_> {
 /// Dictionary keys: byte strings only (strings, bytes, or newtypes of them).
 struct KeySerializer;
 
+fn non_string_key() -> Error {
+    unsupported("non-string dictionary keys")
+}
+
+/// The scalar `serialize_*` methods of [`KeySerializer`], all refusing.
+macro_rules! reject_keys {
+    ($($method:ident($ty:ty)),* $(,)?) => {
+        $(fn $method(self, _v: $ty) -> Result<Vec<u8>, Error> {
+            Err(non_string_key())
+        })*
+    };
+}
+
 impl ser::Serializer for KeySerializer {
     type Ok = Vec<u8>;
     type Error = Error;
@@ -400,50 +413,20 @@ impl ser::Serializer for KeySerializer {
     ) -> Result<Vec<u8>, Error> {
         Ok(variant.as_bytes().to_vec())
     }
-    fn serialize_bool(self, _v: bool) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_i8(self, _v: i8) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_i16(self, _v: i16) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_i32(self, _v: i32) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_i64(self, _v: i64) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_u8(self, _v: u8) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_u16(self, _v: u16) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_u32(self, _v: u32) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_u64(self, _v: u64) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_f32(self, _v: f32) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_f64(self, _v: f64) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
+    reject_keys! {
+        serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
+        serialize_i64(i64), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32),
+        serialize_u64(u64), serialize_f32(f32), serialize_f64(f64),
+        serialize_unit_struct(&'static str)
     }
     fn serialize_none(self) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_some<T: Serialize + ?Sized>(self, _v: &T) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_unit(self) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
-    }
-    fn serialize_unit_struct(self, _n: &'static str) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -452,20 +435,20 @@ impl ser::Serializer for KeySerializer {
         _variant: &'static str,
         _v: &T,
     ) -> Result<Vec<u8>, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_tuple_struct(
         self,
         _n: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_tuple_variant(
         self,
@@ -474,17 +457,17 @@ impl ser::Serializer for KeySerializer {
         _v: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_struct(
         self,
         _n: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStruct, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
     fn serialize_struct_variant(
         self,
@@ -493,6 +476,6 @@ impl ser::Serializer for KeySerializer {
         _v: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(unsupported("non-string dictionary keys"))
+        Err(non_string_key())
     }
 }
