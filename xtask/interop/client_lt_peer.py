@@ -14,7 +14,11 @@ import argparse
 import os
 import time
 
+import sys
 import libtorrent as lt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lt_loopback import loopback_settings  # noqa: E402
 
 
 def main():
@@ -28,20 +32,10 @@ def main():
     ap.add_argument("--exit-on-finish", action="store_true")
     a = ap.parse_args()
 
-    settings = {
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_ip_notifier": False,
-        "dht_bootstrap_nodes": "",
-        "listen_interfaces": "127.0.0.1:%d" % a.port,
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "min_announce_interval": 1,
-    }
+    settings = loopback_settings(
+        a.port,
+        min_announce_interval=1,
+    )
     ses = lt.session(settings)
     ti = lt.torrent_info(a.torrent)
     params = {"ti": ti, "save_path": a.save}

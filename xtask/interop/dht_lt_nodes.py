@@ -26,6 +26,7 @@ It exits on "quit", when stdin closes, or after --timeout seconds.
 import argparse
 import select
 import shutil
+import os
 import sys
 import tempfile
 import time
@@ -37,37 +38,28 @@ except ImportError as e:  # the Rust test turns this into a clear failure
     print(f"error: python3-libtorrent is not installed ({e})", file=sys.stderr)
     sys.exit(3)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lt_loopback import loopback_settings  # noqa: E402
+
 
 def say(line):
     print(line, flush=True)
 
 
 def make_session():
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_dht": True,
-        "dht_bootstrap_nodes": "",
-        "dht_restrict_routing_ips": False,
-        "dht_restrict_search_ips": False,
-        "dht_prefer_verified_node_ids": False,
-        "dht_ignore_dark_internet": False,
-        "dht_enforce_node_id": False,
+    settings = loopback_settings(
+        enable_dht=True,
+        dht_restrict_routing_ips=False,
+        dht_restrict_search_ips=False,
+        dht_prefer_verified_node_ids=False,
+        dht_ignore_dark_internet=False,
+        dht_enforce_node_id=False,
         # Everyone shares 127.0.0.1: do not rate-limit or block it.
-        "dht_block_ratelimit": 100000,
-        "dht_announce_interval": 5,
-        "dht_upload_rate_limit": 1000000,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_ip_notifier": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.dht_notification
-        | lt.alert.category_t.dht_operation_notification
-        | lt.alert.category_t.status_notification,
-    }
+        dht_block_ratelimit=100000,
+        dht_announce_interval=5,
+        dht_upload_rate_limit=1000000,
+        alert_mask=lt.alert.category_t.dht_notification | lt.alert.category_t.dht_operation_notification | lt.alert.category_t.status_notification,
+    )
     return lt.session(settings)
 
 

@@ -21,6 +21,9 @@ import time
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lt_loopback import loopback_settings  # noqa: E402
+
 HARD_TIMEOUT = 60
 signal.signal(signal.SIGALRM, lambda *_: (print("timeout", file=sys.stderr), os._exit(3)))
 signal.alarm(HARD_TIMEOUT)
@@ -63,19 +66,9 @@ def load(path):
 
 
 def check(path, save_path):
-    settings = {
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_ip_notifier": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "listen_interfaces": "127.0.0.1:0",
-        "outgoing_interfaces": "127.0.0.1",
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": 0,
-    }
+    settings = loopback_settings(
+        alert_mask=0,
+    )
     ses = lt.session(settings)
     ti = lt.torrent_info(path)
     h = ses.add_torrent({"ti": ti, "save_path": save_path})

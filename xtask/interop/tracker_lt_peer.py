@@ -17,6 +17,9 @@ import time
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lt_loopback import loopback_settings  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -45,21 +48,11 @@ def main():
         with open(a.torrent, "wb") as f:
             f.write(lt.bencode(ct.generate()))
 
-    settings = {
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_ip_notifier": False,
-        "dht_bootstrap_nodes": "",
-        "listen_interfaces": "127.0.0.1:%d" % a.port,
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "min_announce_interval": 1,
-        "alert_mask": lt.alert.category_t.all_categories,
-    }
+    settings = loopback_settings(
+        a.port,
+        min_announce_interval=1,
+        alert_mask=lt.alert.category_t.all_categories,
+    )
     ses = lt.session(settings)
     ti = lt.torrent_info(a.torrent)
     print("INFOHASH %s" % str(ti.info_hashes().v1), flush=True)

@@ -18,24 +18,17 @@ import time
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lt_loopback import loopback_settings  # noqa: E402
+
 
 def main():
     torrent, save_path, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3])
     signal.signal(signal.SIGALRM, lambda *_: (print("hard timeout", file=sys.stderr), os._exit(3)))
     signal.alarm(timeout + 15)
-    settings = {
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_ip_notifier": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "listen_interfaces": "127.0.0.1:0",
-        "outgoing_interfaces": "127.0.0.1",
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    }
+    settings = loopback_settings(
+        alert_mask=lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    )
     ses = lt.session(settings)
     ti = lt.torrent_info(torrent)
     h = ses.add_torrent({"ti": ti, "save_path": save_path})

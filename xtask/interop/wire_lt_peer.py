@@ -26,6 +26,9 @@ except ImportError as e:  # the Rust test turns this into a clear failure
     print(f"error: python3-libtorrent is not installed ({e})", file=sys.stderr)
     sys.exit(3)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lt_loopback import loopback_settings  # noqa: E402
+
 
 def make_torrent(workdir, size):
     data_dir = os.path.join(workdir, "seed")
@@ -52,19 +55,9 @@ def main():
     deadline = time.monotonic() + args.timeout
 
     torrent, data_dir = make_torrent(args.workdir, args.size)
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_ip_notifier": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": 0,
-    }
+    settings = loopback_settings(
+        alert_mask=0,
+    )
     ses = lt.session(settings)
     ti = lt.torrent_info(torrent)
     h = ses.add_torrent({"ti": ti, "save_path": data_dir})

@@ -1,0 +1,34 @@
+"""The settings every libtorrent session of Ferro's interop tests starts from.
+
+Loopback only: it listens on and connects from 127.0.0.1. DHT (bootstrap
+emptied), LSD, UPnP, NAT-PMP and the IP notifier are off, and so is uTP
+(TCP is the subject; on loopback uTP is also several times slower). Every peer
+shares 127.0.0.1, so several connections per IP are allowed. The settings go
+to the session constructor, so nothing is contacted even briefly.
+"""
+
+import libtorrent as lt
+
+
+def loopback_settings(port=0, **extra):
+    """Safe loopback settings; `extra` overrides or adds keys (e.g. enable_dht=True)."""
+    settings = {
+        "listen_interfaces": "127.0.0.1:%d" % port,
+        "outgoing_interfaces": "127.0.0.1",
+        "enable_dht": False,
+        "dht_bootstrap_nodes": "",
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_ip_notifier": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "allow_multiple_connections_per_ip": True,
+    }
+    settings.update(extra)
+    return settings
+
+
+def loopback_session(port=0, **extra):
+    """A libtorrent session with `loopback_settings(port, **extra)`."""
+    return lt.session(loopback_settings(port, **extra))
