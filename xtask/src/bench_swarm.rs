@@ -8,27 +8,14 @@
 //! DHT/LSD/UPnP/NAT-PMP off (xtask/interop/client_lt_peer.py); aria2c with
 //! DHT, LPD and PEX off, bound to 127.0.0.1, no file preallocation.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Result, cargo, root, run_status};
-
-const MIB: u64 = 1024 * 1024;
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
-}
+use crate::swarm::{
+    Guard, MIB, create_torrent, free_port, in_scratch_dir, release_ferro, size_arg, start_tracker,
+};
+use crate::{Result, root};
 
 fn wait_port(port: u16, timeout: Duration) -> Result {
     let start = Instant::now();
@@ -134,13 +121,7 @@ fn sha1_cost(path: &Path) -> Result<f64> {
 }
 
 pub fn run(args: &[String]) -> Result {
-    let size = match args.iter().position(|a| a == "--mib") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|s| s.parse().ok())
-            .ok_or("--mib N")?,
-        None => 1024,
-    } * MIB;
+    let size = size_arg(args, 1024)?;
     for (bin, why) in [
         ("/usr/bin/time", "GNU time (package `time`)"),
         ("/usr/bin/aria2c", "aria2c (package `aria2`)"),
@@ -151,16 +132,8 @@ pub fn run(args: &[String]) -> Result {
             ));
         }
     }
-    run_status(cargo().args(["build", "--release", "-p", "ferro"]))?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
-    let ferro = target.join("release/ferro");
-    let work = std::env::temp_dir().join(format!("ferro-bench-swarm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let result = bench(&ferro, &work, size);
-    let _ = std::fs::remove_dir_all(&work);
-    result
+    let ferro = release_ferro()?;
+    in_scratch_dir("bench-swarm", |work| bench(&ferro, work, size))
 }
 
 fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
@@ -169,32 +142,9 @@ fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
     let payload = seed_dir.join("payload.bin");
     write_payload(&payload, size)?;
     let sha1_secs = sha1_cost(&payload)?;
-    let tracker_port = free_port()?;
-    let _tracker = Guard(
-        Command::new(ferro)
-            .args([
-                "tracker",
-                "--http",
-                &format!("127.0.0.1:{tracker_port}"),
-                "--interval",
-                "5",
-                "--rate-limit",
-                "0",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let (_tracker, tracker_port) = start_tracker(ferro, &["--rate-limit", "0"])?;
     let torrent = work.join("bench.torrent");
-    run_status(
-        Command::new(ferro)
-            .args(["create", "--piece-length", "1M", "-t"])
-            .arg(format!("http://127.0.0.1:{tracker_port}/announce"))
-            .arg("-o")
-            .arg(&torrent)
-            .arg(&payload)
-            .stdout(Stdio::null()),
-    )?;
+    create_torrent(ferro, "1M", tracker_port, &torrent, &payload)?;
     let script = root().join("xtask/interop/client_lt_peer.py");
     let mut rows = Vec::new();
     for seeder in ["ferro", "libtorrent"] {

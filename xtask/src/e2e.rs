@@ -7,28 +7,14 @@
 //! its verified pieces again. Every copy must have the seed's sha256.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Result, cargo, root, run_output, run_status};
-
-const MIB: u64 = 1024 * 1024;
-
-/// Kills a child process on drop (SIGKILL), so a failed run leaves nothing behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
-}
+use crate::swarm::{
+    Guard, MIB, create_torrent, free_port, in_scratch_dir, release_ferro, size_arg, start_tracker,
+};
+use crate::{Result, run_output};
 
 fn write_payload(dir: &Path, size: u64) -> Result {
     let p = dir.join("payload");
@@ -135,52 +121,23 @@ fn finish(mut child: Child, what: &str, timeout: Duration) -> Result<String> {
 }
 
 pub fn run(args: &[String]) -> Result {
-    let size = match args.iter().position(|a| a == "--mib") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|s| s.parse().ok())
-            .ok_or("--mib N")?,
-        None => 64,
-    } * MIB;
-    run_status(cargo().args(["build", "--release", "-p", "ferro"]))?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
-    let bin = target.join("release/ferro");
-    let work = std::env::temp_dir().join(format!("ferro-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let result = scenario(&bin, &work, size);
-    let _ = std::fs::remove_dir_all(&work);
-    result
+    let size = size_arg(args, 64)?;
+    let bin = release_ferro()?;
+    in_scratch_dir("e2e", |work| scenario(&bin, work, size))
 }
 
 fn scenario(bin: &Path, work: &Path, size: u64) -> Result {
     let started = Instant::now();
     let seed_dir = work.join("seed");
     write_payload(&seed_dir, size)?;
-    let tracker_port = free_port()?;
-    let _tracker = Guard(
-        Command::new(bin)
-            .args([
-                "tracker",
-                "--http",
-                &format!("127.0.0.1:{tracker_port}"),
-                "--interval",
-                "5",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let (_tracker, tracker_port) = start_tracker(bin, &[])?;
     let torrent = work.join("e2e.torrent");
-    run_status(
-        Command::new(bin)
-            .args(["create", "--piece-length", "256K", "-t"])
-            .arg(format!("http://127.0.0.1:{tracker_port}/announce"))
-            .arg("-o")
-            .arg(&torrent)
-            .arg(seed_dir.join("payload"))
-            .stdout(Stdio::null()),
+    create_torrent(
+        bin,
+        "256K",
+        tracker_port,
+        &torrent,
+        &seed_dir.join("payload"),
     )?;
     let seed_port = free_port()?;
     let _seeder = Guard(

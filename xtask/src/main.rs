@@ -18,6 +18,7 @@ mod dht_sim;
 mod e2e;
 mod fuzz;
 mod interop;
+mod swarm;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
