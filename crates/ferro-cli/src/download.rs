@@ -9,7 +9,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ferro_client::{AddTorrent, Config, Session, TorrentEvent, TorrentHandle, TorrentStats};
+use ferro_client::{
+    AddMagnet, AddTorrent, Config, Session, TorrentEvent, TorrentHandle, TorrentStats,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output::{human_size, parse_size};
@@ -17,7 +19,8 @@ use crate::output::{human_size, parse_size};
 /// Arguments of `ferro download`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The .torrent file.
+    /// The .torrent file, or a magnet link ("magnet:?xt=urn:btih:...&x.pe=HOST:PORT"):
+    /// its metadata is fetched from the link's peers and saved in DIR/.ferro/.
     torrent: PathBuf,
     /// Directory to download into.
     #[arg(short, long, value_name = "DIR", default_value = ".")]
@@ -96,16 +99,32 @@ impl Common {
         dir: PathBuf,
     ) -> crate::Result<AddTorrent> {
         let mut add = AddTorrent::new(torrent, dir);
+        add.peers = self.peers()?;
+        add.extra_trackers = self.tracker.clone();
+        Ok(add)
+    }
+
+    /// A magnet link to add: `--peer`s are asked too, `--tracker`s join the link's.
+    pub(crate) fn add_magnet(&self, uri: &str, dir: PathBuf) -> crate::Result<AddMagnet> {
+        let mut magnet: ferro_magnet::MagnetLink =
+            uri.parse().map_err(|e| format!("{uri}: {e}"))?;
+        magnet.trackers.extend(self.tracker.iter().cloned());
+        let mut add = AddMagnet::new(magnet, dir);
+        add.peers = self.peers()?;
+        Ok(add)
+    }
+
+    fn peers(&self) -> crate::Result<Vec<SocketAddr>> {
+        let mut peers = Vec::new();
         for p in &self.peer {
             let addr: SocketAddr = p
                 .to_socket_addrs()
                 .map_err(|e| format!("--peer {p}: {e}"))?
                 .next()
                 .ok_or_else(|| format!("--peer {p}: no address"))?;
-            add.peers.push(addr);
+            peers.push(addr);
         }
-        add.extra_trackers = self.tracker.clone();
-        Ok(add)
+        Ok(peers)
     }
 
     pub(crate) fn is_json(&self) -> bool {
@@ -136,16 +155,36 @@ pub(crate) fn runtime() -> crate::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// What `ferro download` was given.
+enum Source {
+    Torrent(AddTorrent),
+    Magnet(AddMagnet),
+}
+
 /// Runs `ferro download`.
 pub(crate) fn run(args: Args) -> crate::Result<()> {
     args.common.init_logging();
-    let torrent = read_torrent(&args.torrent)?;
     let mode = args.common.display_mode();
-    let add = args.common.add(torrent, args.output.clone())?;
+    let magnet = args.torrent.to_str().filter(|s| s.starts_with("magnet:"));
+    let add = match magnet {
+        Some(uri) => Source::Magnet(args.common.add_magnet(uri, args.output.clone())?),
+        None => Source::Torrent(
+            args.common
+                .add(read_torrent(&args.torrent)?, args.output.clone())?,
+        ),
+    };
     let seed_after = args.seed || args.seed_ratio.is_some() || args.seed_time.is_some();
     runtime()?.block_on(async move {
         let session = Session::new(args.common.config()).await?;
-        let handle = session.add_torrent(add).await?;
+        let handle = match add {
+            Source::Torrent(add) => session.add_torrent(add).await?,
+            Source::Magnet(magnet) => {
+                if mode == Mode::Lines {
+                    let _ = crate::output::print("fetching metadata from peers\n");
+                }
+                session.add_magnet(magnet).await?
+            }
+        };
         let mut display = Display::new(mode, &handle);
         let outcome = tokio::select! {
             r = display.follow_until_complete(&handle) => r,

@@ -125,3 +125,69 @@ fn download_of_a_missing_torrent_fails_cleanly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("ferro: error:"));
 }
+
+#[test]
+fn download_from_a_magnet_link_with_x_pe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("set")).unwrap();
+    std::fs::write(
+        data.join("set/a.bin"),
+        (0..400_000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let torrent = tmp.path().join("set.torrent");
+    let created = ferro()
+        .args(["create", "--piece-length", "16K", "-o"])
+        .arg(&torrent)
+        .arg(data.join("set"))
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let hash = String::from_utf8_lossy(&created.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("info-hash: ").map(|h| h.trim().to_owned()))
+        .expect("info-hash line");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let seeder = ferro()
+        .arg("seed")
+        .arg(&torrent)
+        .arg(&data)
+        .args(["--port", &port.to_string(), "--json"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Guard(seeder);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "seeder did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out_dir = tmp.path().join("out");
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=set&x.pe=127.0.0.1:{port}");
+    let out = ferro()
+        .args(["download", &magnet, "-o"])
+        .arg(&out_dir)
+        .args(["--port", "0", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"completed\""), "{stdout}");
+    assert_eq!(
+        std::fs::read(out_dir.join("set/a.bin")).unwrap(),
+        std::fs::read(data.join("set/a.bin")).unwrap()
+    );
+    let saved = out_dir.join(".ferro").join(format!("{hash}.torrent"));
+    // The fetched .torrent is saved beside the resume data.
+    let saved = ferro_metainfo::Metainfo::from_bytes(&std::fs::read(saved).unwrap()).unwrap();
+    assert_eq!(saved.info_hash().to_hex(), hash);
+}

@@ -36,6 +36,9 @@ pub enum Error {
         /// What it did.
         reason: String,
     },
+    /// Fetching a magnet link's metadata (BEP 9) failed.
+    #[error("metadata: {0}")]
+    Metadata(String),
     /// A stage did not finish in time.
     #[error("timed out: {0}")]
     Timeout(&'static str),

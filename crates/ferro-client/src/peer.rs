@@ -53,6 +53,8 @@ pub(crate) struct Peer {
     addr: SocketAddr,
     fast: bool,
     extended: bool,
+    /// The id the peer wants ut_metadata messages under (BEP 9), if any.
+    ut_metadata: Option<u8>,
     has: Bitfield,
     am_interested: bool,
     am_choking: bool,
@@ -88,6 +90,7 @@ impl Peer {
             addr,
             fast: ours.fast() && theirs.reserved.fast(),
             extended: ours.extension_protocol() && theirs.reserved.extension_protocol(),
+            ut_metadata: None,
             has: Bitfield::new(pieces as usize),
             am_interested: false,
             am_choking: true,
@@ -134,6 +137,7 @@ impl Peer {
                 ..ExtendedHandshake::default()
             };
             ext.yourip = Some(self.addr.ip());
+            let ext = crate::metadata::advertise(ext, self.shared.info.raw());
             self.send(&ext.to_message()?);
         }
         let st = self.shared.lock();
@@ -320,6 +324,7 @@ impl Peer {
                 if id == ferro_wire::EXTENDED_HANDSHAKE_ID
                     && let Ok(h) = ExtendedHandshake::from_bytes(&payload)
                 {
+                    self.ut_metadata = h.extension_id("ut_metadata");
                     if let Some(q) = h.reqq {
                         self.reqq = q.clamp(1, 4096);
                     }
@@ -330,6 +335,12 @@ impl Peer {
                         let listen = SocketAddr::new(self.addr.ip(), port);
                         self.shared.lock().known.entry(listen).or_insert(None);
                     }
+                } else if id == crate::metadata::UT_METADATA_ID
+                    && let Some(theirs) = self.ut_metadata
+                    && let Some(m) =
+                        crate::metadata::answer(Some(self.shared.info.raw()), &payload, theirs)
+                {
+                    self.send(&m);
                 }
             }
         }

@@ -155,6 +155,16 @@ impl Session {
         crate::handle::add_torrent(&self.inner, add).await
     }
 
+    /// Adds a torrent from a magnet link: fetches its metadata from the
+    /// link's `x.pe` peers (and [`AddMagnet::peers`]) with ut_metadata
+    /// (BEP 9), saves it as `<download_dir>/.ferro/<info-hash>.torrent`
+    /// (reused on the next call), then adds it like [`add_torrent`](Self::add_torrent)
+    /// with the link's trackers and web seeds.
+    pub async fn add_magnet(&self, add: crate::AddMagnet) -> Result<TorrentHandle, Error> {
+        let add = crate::magnet::resolve(&self.inner.config, add).await?;
+        self.add_torrent(add).await
+    }
+
     /// The torrents in the session.
     pub fn torrents(&self) -> Vec<TorrentHandle> {
         let map = self

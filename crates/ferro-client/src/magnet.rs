@@ -1,0 +1,345 @@
+//! Adding a torrent from a magnet link: fetch the info dictionary from peers
+//! with ut_metadata (BEP 9), save it as a .torrent beside the resume data,
+//! then add the torrent as usual.
+//!
+//! The metadata phase uses its own short-lived connections driven by
+//! ferro-magnet's sans-IO [`MetadataAssembler`]; when it completes they are
+//! closed and the torrent dials the same peers again with the full protocol.
+//! This keeps the torrent's state (picker, storage, bitfields) free of a
+//! "no metadata yet" case.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ferro_core::InfoHash;
+use ferro_magnet::{
+    AssemblerConfig, AssemblerEvent, MagnetLink, MetadataAssembler, MetadataMessage, PeerAddr,
+    PeerKey,
+};
+use ferro_metainfo::{Info, Metainfo};
+use ferro_wire::{
+    Config as WireConfig, EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Handshake, Message,
+    MessageDecoder, Reserved,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::metadata::UT_METADATA_ID;
+use crate::{AddTorrent, Config, Error};
+
+/// Most peers asked for metadata at once.
+const MAX_METADATA_PEERS: usize = 50;
+
+/// What to add to a session from a magnet link.
+#[derive(Debug, Clone)]
+pub struct AddMagnet {
+    /// The link: its info-hash, `x.pe` peers, `tr` trackers and `ws` web seeds are used.
+    pub magnet: MagnetLink,
+    /// Where the files go; the fetched .torrent is saved in its `.ferro/` folder.
+    pub download_dir: PathBuf,
+    /// Peers to ask besides the link's `x.pe`.
+    pub peers: Vec<SocketAddr>,
+    /// Give up fetching the metadata after this long (default 60 s).
+    pub metadata_timeout: Duration,
+    /// Read and write resume data (default true).
+    pub use_resume: bool,
+}
+
+impl AddMagnet {
+    /// Adds `magnet`, downloading into `download_dir`.
+    pub fn new(magnet: MagnetLink, download_dir: impl Into<PathBuf>) -> Self {
+        AddMagnet {
+            magnet,
+            download_dir: download_dir.into(),
+            peers: Vec::new(),
+            metadata_timeout: Duration::from_secs(60),
+            use_resume: true,
+        }
+    }
+
+    /// Adds a peer to ask for the metadata (and to download from).
+    pub fn peer(mut self, addr: SocketAddr) -> Self {
+        self.peers.push(addr);
+        self
+    }
+}
+
+/// Where the .torrent fetched for `info_hash` is kept: beside its resume file.
+pub fn torrent_path(download_dir: &Path, info_hash: &InfoHash) -> PathBuf {
+    download_dir
+        .join(".ferro")
+        .join(format!("{}.torrent", info_hash.to_hex()))
+}
+
+/// Turns a magnet link into an [`AddTorrent`]: a .torrent saved by an
+/// earlier run is reused, otherwise the metadata is fetched from the peers
+/// and saved.
+pub(crate) async fn resolve(config: &Config, add: AddMagnet) -> Result<AddTorrent, Error> {
+    let ih = add.magnet.info_hash;
+    let mut peers = add.peers.clone();
+    for p in &add.magnet.peers {
+        match p {
+            PeerAddr::Socket(a) => peers.push(*a),
+            PeerAddr::Host(h, port) => {
+                if let Ok(addrs) = tokio::net::lookup_host((h.as_str(), *port)).await {
+                    peers.extend(addrs.take(4));
+                }
+            }
+        }
+    }
+    peers.dedup();
+    let path = torrent_path(&add.download_dir, &ih);
+    let saved = std::fs::read(&path)
+        .ok()
+        .and_then(|b| Metainfo::from_bytes(&b).ok())
+        .filter(|m| m.info_hash() == ih);
+    let metainfo = match saved {
+        Some(m) => m,
+        None => {
+            let raw = fetch_metadata(config, ih, &peers, add.metadata_timeout).await?;
+            let info = Info::from_bytes(&raw)?;
+            if info.info_hash() != ih {
+                return Err(Error::Metadata(format!(
+                    "info dictionary hashes to {}, not {}",
+                    info.info_hash().to_hex(),
+                    ih.to_hex()
+                )));
+            }
+            let m = Metainfo {
+                info,
+                announce: add.magnet.trackers.first().cloned(),
+                trackers: add
+                    .magnet
+                    .trackers
+                    .iter()
+                    .map(|t| vec![t.clone()])
+                    .collect(),
+                web_seeds: add.magnet.web_seeds.clone(),
+                http_seeds: Vec::new(),
+                creation_date: None,
+                comment: None,
+                created_by: Some(concat!("Ferro ", env!("CARGO_PKG_VERSION")).to_owned()),
+            };
+            save(&path, &m.to_bytes());
+            m
+        }
+    };
+    let mut t = AddTorrent::new(metainfo, add.download_dir);
+    t.peers = peers;
+    t.use_resume = add.use_resume;
+    Ok(t)
+}
+
+/// Writing the .torrent is a convenience for restarts: failing is a warning.
+fn save(path: &Path, bytes: &[u8]) {
+    let r = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, bytes));
+    if let Err(e) = r {
+        tracing::warn!(path = %path.display(), error = %e, "could not save the .torrent");
+    }
+}
+
+enum FromPeer {
+    /// Handshakes done; the peer has `size` bytes of metadata; `tx` sends it
+    /// ut_metadata payloads (dropping it closes the connection).
+    Ready {
+        key: u64,
+        size: u64,
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    Msg {
+        key: u64,
+        payload: Bytes,
+    },
+    Closed {
+        key: u64,
+        reason: String,
+    },
+}
+
+/// Fetches and verifies the info dictionary of `ih` from `peers`.
+pub(crate) async fn fetch_metadata(
+    config: &Config,
+    ih: InfoHash,
+    peers: &[SocketAddr],
+    timeout: Duration,
+) -> Result<Vec<u8>, Error> {
+    let deadline = Instant::now() + timeout;
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    for (key, &addr) in (1u64..).zip(peers.iter().take(MAX_METADATA_PEERS)) {
+        let ev_tx = ev_tx.clone();
+        let config = config.clone();
+        tasks.spawn(async move {
+            let reason = match metadata_peer(&config, ih, addr, key, &ev_tx).await {
+                Ok(()) => "closed".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            tracing::debug!(%addr, %reason, "metadata peer done");
+            let _ = ev_tx.send(FromPeer::Closed { key, reason });
+        });
+    }
+    // Only the tasks hold senders now: the channel ends when all are done.
+    drop(ev_tx);
+    let mut asm = MetadataAssembler::new(ih, AssemblerConfig::default());
+    let mut links: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut last_error = String::from("no peer to ask");
+    // Bounded by `deadline`.
+    loop {
+        while let Some(ev) = asm.poll_event() {
+            match ev {
+                AssemblerEvent::Request { peer, piece } => {
+                    if let Some(tx) = links.get(&peer.0) {
+                        let _ = tx.send(MetadataMessage::Request { piece }.encode());
+                    }
+                }
+                AssemblerEvent::Misbehaved { peer, reason } => {
+                    tracing::info!(peer = peer.0, %reason, "metadata peer misbehaved");
+                    links.remove(&peer.0);
+                    asm.remove_peer(peer);
+                    last_error = reason;
+                }
+                AssemblerEvent::Complete(bytes) => return Ok(bytes),
+            }
+        }
+        let wake = asm.poll_timeout().map_or(deadline, |t| t.min(deadline));
+        tokio::select! {
+            ev = ev_rx.recv() => match ev {
+                Some(FromPeer::Ready { key, size, tx }) => match asm.add_peer(PeerKey(key), size) {
+                    Ok(()) => {
+                        links.insert(key, tx);
+                    }
+                    Err(e) => last_error = e.to_string(),
+                },
+                Some(FromPeer::Msg { key, payload }) => {
+                    if let Ok(m) = MetadataMessage::decode(&payload) {
+                        asm.on_message(PeerKey(key), m);
+                    }
+                }
+                Some(FromPeer::Closed { key, reason }) => {
+                    links.remove(&key);
+                    asm.remove_peer(PeerKey(key));
+                    last_error = reason;
+                }
+                None => {
+                    return Err(Error::Metadata(format!(
+                        "no peer gave the metadata of {} (last: {last_error})",
+                        ih.to_hex()
+                    )));
+                }
+            },
+            _ = tokio::time::sleep_until(wake.into()) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::Timeout("metadata"));
+                }
+                asm.handle_timeout(now);
+            }
+        }
+        asm.poll_requests(Instant::now());
+    }
+}
+
+/// One metadata connection: handshakes, then forwards ut_metadata messages
+/// both ways until the coordinator drops its sender. Requests from the peer
+/// are rejected: we have no metadata yet.
+async fn metadata_peer(
+    config: &Config,
+    ih: InfoHash,
+    addr: SocketAddr,
+    key: u64,
+    events: &mpsc::UnboundedSender<FromPeer>,
+) -> Result<(), Error> {
+    let fail = |reason: &str| Error::Peer {
+        addr,
+        reason: reason.to_owned(),
+    };
+    let mut stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| Error::Timeout("connect"))??;
+    stream.set_nodelay(true)?;
+    let mut ours = Handshake::new(ih, config.peer_id);
+    ours.reserved = Reserved::ferro_default();
+    stream.write_all(&ours.to_bytes()).await?;
+    let mut rbuf = BytesMut::with_capacity(32 * 1024);
+    let theirs = tokio::time::timeout(
+        config.handshake_timeout,
+        crate::connect::read_handshake(&mut stream, &mut rbuf),
+    )
+    .await
+    .map_err(|_| Error::Timeout("handshake"))??;
+    if theirs.info_hash != ih {
+        return Err(fail("handshake for another torrent"));
+    }
+    if !theirs.reserved.extension_protocol() {
+        return Err(fail("no extension protocol (BEP 10), so no ut_metadata"));
+    }
+    let ext = ExtendedHandshake {
+        v: Some(concat!("Ferro ", env!("CARGO_PKG_VERSION")).to_owned()),
+        ..ExtendedHandshake::default()
+    }
+    .with_extension("ut_metadata", UT_METADATA_ID);
+    let mut wbuf = BytesMut::new();
+    ext.to_message()?.encode(&mut wbuf);
+    stream.write_all(&wbuf).await?;
+    let mut decoder = MessageDecoder::new(WireConfig::default());
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut out_tx = Some(out_tx);
+    let mut their_id: Option<u8> = None;
+    // Bounded: the coordinator drops our sender when it is done or times out.
+    loop {
+        while let Some(msg) = decoder.decode(&mut rbuf)? {
+            let Message::Extended { id, payload } = msg else {
+                continue;
+            };
+            if id == EXTENDED_HANDSHAKE_ID {
+                let h = ExtendedHandshake::from_bytes(&payload)?;
+                let (Some(tid), Some(size)) = (h.extension_id("ut_metadata"), h.metadata_size)
+                else {
+                    return Err(fail("no ut_metadata or metadata_size in its handshake"));
+                };
+                their_id = Some(tid);
+                if let Some(tx) = out_tx.take() {
+                    let _ = events.send(FromPeer::Ready { key, size, tx });
+                }
+            } else if id == UT_METADATA_ID
+                && let Some(tid) = their_id
+            {
+                if let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(&payload) {
+                    let reject = MetadataMessage::Reject { piece }.encode();
+                    let mut w = BytesMut::new();
+                    Message::Extended {
+                        id: tid,
+                        payload: Bytes::from(reject),
+                    }
+                    .encode(&mut w);
+                    stream.write_all(&w).await?;
+                } else {
+                    let _ = events.send(FromPeer::Msg { key, payload });
+                }
+            }
+        }
+        tokio::select! {
+            r = stream.read_buf(&mut rbuf) => {
+                if r? == 0 {
+                    return Ok(());
+                }
+            }
+            out = out_rx.recv() => {
+                let (Some(payload), Some(tid)) = (out, their_id) else {
+                    return Ok(());
+                };
+                let mut w = BytesMut::new();
+                Message::Extended { id: tid, payload: Bytes::from(payload) }.encode(&mut w);
+                stream.write_all(&w).await?;
+            }
+        }
+    }
+}
