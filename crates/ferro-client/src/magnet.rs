@@ -30,10 +30,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::metadata::UT_METADATA_ID;
+use crate::session::SessionInner;
 use crate::{AddTorrent, Config, Error};
 
 /// Most peers asked for metadata at once.
 const MAX_METADATA_PEERS: usize = 50;
+/// Most `tr` trackers asked for peers before the metadata is known.
+const MAX_MAGNET_TRACKERS: usize = 8;
+/// How long one tracker may take to answer that announce.
+const TRACKER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What to add to a session from a magnet link.
 #[derive(Debug, Clone)]
@@ -79,7 +84,8 @@ pub fn torrent_path(download_dir: &Path, info_hash: &InfoHash) -> PathBuf {
 /// Turns a magnet link into an [`AddTorrent`]: a .torrent saved by an
 /// earlier run is reused, otherwise the metadata is fetched from the peers
 /// and saved.
-pub(crate) async fn resolve(config: &Config, add: AddMagnet) -> Result<AddTorrent, Error> {
+pub(crate) async fn resolve(session: &SessionInner, add: AddMagnet) -> Result<AddTorrent, Error> {
+    let config = &session.config;
     let ih = add.magnet.info_hash;
     let mut peers = add.peers.clone();
     for p in &add.magnet.peers {
@@ -101,7 +107,19 @@ pub(crate) async fn resolve(config: &Config, add: AddMagnet) -> Result<AddTorren
     let metainfo = match saved {
         Some(m) => m,
         None => {
-            let raw = fetch_metadata(config, ih, &peers, add.metadata_timeout).await?;
+            // Tracker answers feed the fetcher while it already asks x.pe peers.
+            let (more_tx, more_rx) = mpsc::unbounded_channel();
+            let announcing = announce_for_peers(session, ih, &add.magnet.trackers, more_tx);
+            let fetching = fetch_metadata(config, ih, &peers, more_rx, add.metadata_timeout);
+            tokio::pin!(fetching, announcing);
+            let mut announced = false;
+            // Ends with the fetch (bounded by its timeout); announcing stops with it.
+            let raw = loop {
+                tokio::select! {
+                    r = &mut fetching => break r?,
+                    () = &mut announcing, if !announced => announced = true,
+                }
+            };
             let info = Info::from_bytes(&raw)?;
             if info.info_hash() != ih {
                 return Err(Error::Metadata(format!(
@@ -133,6 +151,50 @@ pub(crate) async fn resolve(config: &Config, add: AddMagnet) -> Result<AddTorren
     t.peers = peers;
     t.use_resume = add.use_resume;
     Ok(t)
+}
+
+/// Announces to the link's trackers, at once, to find peers while the
+/// metadata (and so the size) is unknown: `left` is sent as a large value so
+/// the tracker treats us as a leecher and returns seeds. Every peer found is
+/// sent on `more`; the function ends when every tracker has answered or
+/// timed out, or the fetcher is gone.
+async fn announce_for_peers(
+    session: &SessionInner,
+    ih: InfoHash,
+    trackers: &[String],
+    more: mpsc::UnboundedSender<SocketAddr>,
+) {
+    let mut req = ferro_tracker::AnnounceRequest::new(
+        ih,
+        session.config.peer_id,
+        session.listen_addr.port(),
+        i64::MAX as u64,
+    );
+    req.event = ferro_tracker::Event::None;
+    req.numwant = Some(50);
+    let mut set = JoinSet::new();
+    for url in trackers.iter().take(MAX_MAGNET_TRACKERS) {
+        let (tracker, req, url) = (session.tracker.clone(), req.clone(), url.clone());
+        set.spawn(async move {
+            let r = tokio::time::timeout(TRACKER_TIMEOUT, tracker.announce(&url, &req)).await;
+            (url, r)
+        });
+    }
+    // Bounded: one result per spawned announce, each with a timeout.
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok((_, Ok(Ok(resp)))) => {
+                for a in resp.addrs() {
+                    if more.send(a).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok((url, Ok(Err(e)))) => tracing::debug!(%url, error = %e, "magnet announce failed"),
+            Ok((url, Err(_))) => tracing::debug!(%url, "magnet announce timed out"),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Writing the .torrent is a convenience for restarts: failing is a warning.
@@ -169,12 +231,19 @@ pub(crate) async fn fetch_metadata(
     config: &Config,
     ih: InfoHash,
     peers: &[SocketAddr],
+    mut more: mpsc::UnboundedReceiver<SocketAddr>,
     timeout: Duration,
 ) -> Result<Vec<u8>, Error> {
     let deadline = Instant::now() + timeout;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
-    for (key, &addr) in (1u64..).zip(peers.iter().take(MAX_METADATA_PEERS)) {
+    let mut dialed: Vec<SocketAddr> = Vec::new();
+    let mut dial = |addr: SocketAddr, tasks: &mut JoinSet<()>| -> bool {
+        if dialed.len() >= MAX_METADATA_PEERS || dialed.contains(&addr) {
+            return false;
+        }
+        dialed.push(addr);
+        let key = dialed.len() as u64;
         let ev_tx = ev_tx.clone();
         let config = config.clone();
         tasks.spawn(async move {
@@ -185,9 +254,15 @@ pub(crate) async fn fetch_metadata(
             tracing::debug!(%addr, %reason, "metadata peer done");
             let _ = ev_tx.send(FromPeer::Closed { key, reason });
         });
+        true
+    };
+    // Connections started and ended: when all ended and no tracker can give
+    // more peers, nobody is left to ask.
+    let (mut started, mut ended) = (0usize, 0usize);
+    for &addr in peers {
+        started += usize::from(dial(addr, &mut tasks));
     }
-    // Only the tasks hold senders now: the channel ends when all are done.
-    drop(ev_tx);
+    let mut more_open = true;
     let mut asm = MetadataAssembler::new(ih, AssemblerConfig::default());
     let mut links: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut last_error = String::from("no peer to ask");
@@ -227,13 +302,14 @@ pub(crate) async fn fetch_metadata(
                     links.remove(&key);
                     asm.remove_peer(PeerKey(key));
                     last_error = reason;
+                    ended += 1;
                 }
-                None => {
-                    return Err(Error::Metadata(format!(
-                        "no peer gave the metadata of {} (last: {last_error})",
-                        ih.to_hex()
-                    )));
-                }
+                // We hold a sender (in `dial`): the channel never ends.
+                None => {}
+            },
+            addr = more.recv(), if more_open => match addr {
+                Some(addr) => started += usize::from(dial(addr, &mut tasks)),
+                None => more_open = false,
             },
             _ = tokio::time::sleep_until(wake.into()) => {
                 let now = Instant::now();
@@ -242,6 +318,12 @@ pub(crate) async fn fetch_metadata(
                 }
                 asm.handle_timeout(now);
             }
+        }
+        if ended >= started && !more_open {
+            return Err(Error::Metadata(format!(
+                "no peer gave the metadata of {} (last: {last_error})",
+                ih.to_hex()
+            )));
         }
         asm.poll_requests(Instant::now());
     }

@@ -161,7 +161,7 @@ impl Session {
     /// (reused on the next call), then adds it like [`add_torrent`](Self::add_torrent)
     /// with the link's trackers and web seeds.
     pub async fn add_magnet(&self, add: crate::AddMagnet) -> Result<TorrentHandle, Error> {
-        let add = crate::magnet::resolve(&self.inner.config, add).await?;
+        let add = crate::magnet::resolve(&self.inner, add).await?;
         self.add_torrent(add).await
     }
 

@@ -5,6 +5,8 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -28,19 +30,46 @@ enum Fake {
 
 /// A peer speaking raw ferro-wire on 127.0.0.1 that answers ut_metadata
 /// requests as `fake` says; every connection is served until it closes.
-async fn fake_peer(info_hash: ferro_core::InfoHash, fake: Fake) -> SocketAddr {
+/// Returns its address and the count of requests it answered.
+async fn fake_peer(info_hash: ferro_core::InfoHash, fake: Fake) -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    tokio::spawn(async move {
+        // Bounded by the test's runtime: it ends with the test.
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(serve_fake(s, info_hash, fake, count.clone()));
+        }
+    });
+    (addr, asked)
+}
+
+/// A TCP relay to `target` that holds each connection for `delay` first, so
+/// the peer behind it is the last to become ready.
+async fn delayed_relay(target: SocketAddr, delay: Duration) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         // Bounded by the test's runtime: it ends with the test.
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(serve_fake(s, info_hash, fake));
+        while let Ok((mut a, _)) = l.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut b) = TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+                }
+            });
         }
     });
     addr
 }
 
-async fn serve_fake(mut s: TcpStream, ih: ferro_core::InfoHash, fake: Fake) -> Option<()> {
+async fn serve_fake(
+    mut s: TcpStream,
+    ih: ferro_core::InfoHash,
+    fake: Fake,
+    asked: Arc<AtomicUsize>,
+) -> Option<()> {
     let mut buf = BytesMut::new();
     let mut dec = HandshakeDecoder::new();
     let _theirs = loop {
@@ -78,6 +107,7 @@ async fn serve_fake(mut s: TcpStream, ih: ferro_core::InfoHash, fake: Fake) -> O
             let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(&payload) else {
                 continue;
             };
+            asked.fetch_add(1, Ordering::Relaxed);
             let garbage = vec![0x5a; (size as usize - piece as usize * 16384).min(16384)];
             let answer = match fake {
                 Fake::Liar { size } => MetadataMessage::Data {
@@ -149,22 +179,32 @@ async fn wrong_metadata_is_rejected_and_fetched_from_the_honest_peer() {
     let torrent = common::make_torrent(&seed_dir, 32 * 1024, &[]);
     let ih = torrent.info_hash();
     let size = torrent.info.raw().len() as u64;
-    let liar = fake_peer(ih, Fake::Liar { size }).await;
-    let rejecter = fake_peer(ih, Fake::Rejecter { size }).await;
+    let (liar, liar_asked) = fake_peer(ih, Fake::Liar { size }).await;
+    let (rejecter, rejecter_asked) = fake_peer(ih, Fake::Rejecter { size }).await;
     let seeder = Session::new(common::config()).await.unwrap();
     seeder
         .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
         .await
         .unwrap();
     let dir = tmp.path().join("leech");
-    // The liar and the rejecter come first, so they are asked first.
-    let magnet = magnet_for(ih, &[liar, rejecter, seeder.listen_addr()]);
+    // The honest seeder is reached through a slow relay: the liar and the
+    // rejecter are ready first, so they are asked first.
+    let honest = delayed_relay(seeder.listen_addr(), Duration::from_millis(1500)).await;
+    let magnet = magnet_for(ih, &[liar, rejecter, honest]);
     let s = Session::new(common::config()).await.unwrap();
     let h = tokio::time::timeout(TIMEOUT, s.add_magnet(AddMagnet::new(magnet, &dir)))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(h.info().raw(), torrent.info.raw());
+    assert!(
+        liar_asked.load(Ordering::Relaxed) >= 1,
+        "the liar was asked"
+    );
+    assert!(
+        rejecter_asked.load(Ordering::Relaxed) >= 1,
+        "the rejecter was asked"
+    );
     tokio::time::timeout(TIMEOUT, h.wait_until_complete())
         .await
         .unwrap()
@@ -181,8 +221,8 @@ async fn only_lying_or_rejecting_peers_give_a_metadata_error() {
     let torrent = common::make_torrent(&seed_dir, 16 * 1024, &[]);
     let ih = torrent.info_hash();
     let size = torrent.info.raw().len() as u64;
-    let liar = fake_peer(ih, Fake::Liar { size }).await;
-    let rejecter = fake_peer(ih, Fake::Rejecter { size }).await;
+    let (liar, _) = fake_peer(ih, Fake::Liar { size }).await;
+    let (rejecter, _) = fake_peer(ih, Fake::Rejecter { size }).await;
     let s = Session::new(common::config()).await.unwrap();
     let mut add = AddMagnet::new(magnet_for(ih, &[liar, rejecter]), tmp.path().join("leech"));
     add.metadata_timeout = Duration::from_secs(5);
@@ -271,4 +311,42 @@ async fn seeder_serves_metadata_and_rejects_out_of_range_pieces() {
         MetadataMessage::Reject { piece: 1 }
     );
     seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_with_only_a_tracker_finds_the_seeder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tracker = common::tracker().await;
+    let url = tracker.http_announce_url().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 1024 * 1024);
+    let torrent = common::make_torrent(&seed_dir, 16 * 1024, std::slice::from_ref(&url));
+    let seeder = Session::new(common::config()).await.unwrap();
+    seeder
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    let ih = torrent.info_hash();
+    let mut magnet = MagnetLink::new(ih);
+    magnet.trackers.push(url);
+    let dir = tmp.path().join("leech");
+    let s = Session::new(common::config()).await.unwrap();
+    // The seeder's first announce may still be on its way: ask again until it is listed.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let h = loop {
+        let mut add = AddMagnet::new(magnet.clone(), &dir);
+        add.metadata_timeout = Duration::from_secs(10);
+        match s.add_magnet(add).await {
+            Ok(h) => break h,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    s.shutdown().await;
+    seeder.shutdown().await;
+    tracker.stop().await;
 }
