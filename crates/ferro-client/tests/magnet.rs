@@ -170,6 +170,21 @@ async fn magnet_only_fetches_metadata_from_seeder_and_downloads() {
     assert_eq!(saved.info_hash(), torrent.info_hash());
     s.shutdown().await;
     seeder.shutdown().await;
+
+    // A restart with the same link and no peer at all uses the saved .torrent
+    // and the resume data: complete at once.
+    let s = Session::new(common::config()).await.unwrap();
+    let bare = magnet_for(torrent.info_hash(), &[]);
+    let h = tokio::time::timeout(TIMEOUT, s.add_magnet(AddMagnet::new(bare, &dir)))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.stats().downloaded, 0);
+    s.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
