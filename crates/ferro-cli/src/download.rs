@@ -292,6 +292,7 @@ impl Display {
                 "uploaded": s.uploaded,
                 "peers": s.peers_connected,
                 "peers_known": s.peers_known,
+                "peers_from_pex": s.peers_from_pex,
             })),
         }
     }

@@ -49,6 +49,12 @@ pub struct Config {
     pub optimistic_interval: Duration,
     /// Floor for the time between announces to a tracker (default 30 s).
     pub min_announce_interval: Duration,
+    /// Peer exchange (BEP 11) on public torrents (default on; never on
+    /// private ones, BEP 27).
+    pub pex: bool,
+    /// Shortest time between two PEX messages to one peer, each way
+    /// (default 60 s, as BEP 11 asks; tests shorten it).
+    pub pex_interval: Duration,
 }
 
 impl Default for Config {
@@ -72,6 +78,8 @@ impl Default for Config {
             choke_interval: Duration::from_secs(10),
             optimistic_interval: Duration::from_secs(30),
             min_announce_interval: Duration::from_secs(30),
+            pex: true,
+            pex_interval: Duration::from_secs(60),
         }
     }
 }

@@ -137,6 +137,8 @@ fn register(
     }
     let key = st.next_key;
     st.next_key += 1;
+    // Only outgoing connections are in `connecting` while they run.
+    let outgoing = st.connecting.contains(&addr);
     st.peers.insert(
         key,
         PeerSlot {
@@ -153,6 +155,8 @@ fn register(
             cancels: Vec::new(),
             disconnect: None,
             optimistic: false,
+            outgoing,
+            listen: outgoing.then_some(addr),
         },
     );
     shared.session_peers.fetch_add(1, Ordering::Relaxed);

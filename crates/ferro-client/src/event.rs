@@ -42,6 +42,8 @@ pub struct TorrentStats {
     pub peers_connected: usize,
     /// Known peer addresses (trackers, `--peer`, incoming).
     pub peers_known: usize,
+    /// Known peer addresses first learned through PEX (BEP 11).
+    pub peers_from_pex: usize,
     /// Pieces that failed their hash check.
     pub hash_failures: u32,
     /// The error that stopped the torrent, if any.

@@ -53,6 +53,28 @@ impl TorrentHandle {
         self.shared.stats()
     }
 
+    /// Addresses of the peers connected now.
+    pub fn connected_peers(&self) -> Vec<SocketAddr> {
+        self.shared.lock().peers.values().map(|p| p.addr).collect()
+    }
+
+    /// Known peer addresses (to connect to, or connected before), each with
+    /// where we first learned it.
+    pub fn known_peers(&self) -> Vec<(SocketAddr, crate::PeerSource)> {
+        let st = self.shared.lock();
+        st.known
+            .keys()
+            .map(|a| {
+                let source = if st.known_pex.contains(a) {
+                    crate::PeerSource::Pex
+                } else {
+                    crate::PeerSource::Other
+                };
+                (*a, source)
+            })
+            .collect()
+    }
+
     /// Verified pieces.
     pub fn have(&self) -> Bitfield {
         self.shared.lock().picker.have().clone()

@@ -55,6 +55,7 @@ pub(crate) struct Peer {
     extended: bool,
     /// The id the peer wants ut_metadata messages under (BEP 9), if any.
     ut_metadata: Option<u8>,
+    pex: crate::pex::PexLink,
     has: Bitfield,
     am_interested: bool,
     am_choking: bool,
@@ -91,6 +92,7 @@ impl Peer {
             fast: ours.fast() && theirs.reserved.fast(),
             extended: ours.extension_protocol() && theirs.reserved.extension_protocol(),
             ut_metadata: None,
+            pex: Default::default(),
             has: Bitfield::new(pieces as usize),
             am_interested: false,
             am_choking: true,
@@ -138,6 +140,7 @@ impl Peer {
             };
             ext.yourip = Some(self.addr.ip());
             let ext = crate::metadata::advertise(ext, self.shared.info.raw());
+            let ext = crate::pex::advertise(ext, &self.shared);
             self.send(&ext.to_message()?);
         }
         let st = self.shared.lock();
@@ -325,6 +328,7 @@ impl Peer {
                     && let Ok(h) = ExtendedHandshake::from_bytes(&payload)
                 {
                     self.ut_metadata = h.extension_id("ut_metadata");
+                    self.pex.on_handshake(&self.shared, &h, Instant::now());
                     if let Some(q) = h.reqq {
                         self.reqq = q.clamp(1, 4096);
                     }
@@ -334,7 +338,12 @@ impl Peer {
                         // Where the peer listens, for reconnecting later.
                         let listen = SocketAddr::new(self.addr.ip(), port);
                         self.shared.lock().known.entry(listen).or_insert(None);
+                        self.set_slot(|s| s.listen = Some(listen));
                     }
+                } else if id == crate::pex::UT_PEX_ID {
+                    self.pex
+                        .on_message(&self.shared, &payload, Instant::now())
+                        .map_err(|r| self.fail(r))?;
                 } else if id == crate::metadata::UT_METADATA_ID
                     && let Some(theirs) = self.ut_metadata
                     && let Some(m) =
@@ -599,6 +608,9 @@ impl Peer {
             && self.wbuf.is_empty()
         {
             self.send(&Message::KeepAlive);
+        }
+        if let Some(m) = self.pex.poll(&self.shared, self.key, now) {
+            self.send(&m);
         }
         let (down, up, snubbed) = (self.down.get(), self.up.get(), self.snubbed);
         self.set_slot(|s| {

@@ -281,6 +281,7 @@ pub(crate) fn new_shared(
             peers: HashMap::new(),
             verified_log: Vec::new(),
             known: HashMap::new(),
+            known_pex: Default::default(),
             connecting: Default::default(),
             banned: Default::default(),
             hash_fails: HashMap::new(),

@@ -101,6 +101,11 @@ pub(crate) struct PeerSlot {
     pub cancels: Vec<BlockRequest>,
     pub disconnect: Option<String>,
     pub optimistic: bool,
+    /// We dialled it (so it accepts connections: PEX `REACHABLE`).
+    pub outgoing: bool,
+    /// Where it accepts connections: the dialled address, or an incoming
+    /// peer's address with the port of its extended handshake `p`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Mutable state of a torrent.
@@ -114,6 +119,8 @@ pub(crate) struct State {
     pub verified_log: Vec<u32>,
     /// Addresses to connect to, with the time of the last failed attempt.
     pub known: HashMap<SocketAddr, Option<Instant>>,
+    /// Known addresses first learned from PEX (BEP 11), a subset of `known`.
+    pub known_pex: HashSet<SocketAddr>,
     pub connecting: HashSet<SocketAddr>,
     /// Ban keys (see [`ban_key`]).
     pub banned: HashSet<SocketAddr>,
@@ -184,13 +191,25 @@ impl TorrentShared {
 
     /// Adds addresses to connect to.
     pub fn add_known(&self, addrs: impl IntoIterator<Item = SocketAddr>) {
+        self.add_known_from(addrs, crate::pex::PeerSource::Other);
+    }
+
+    /// Adds addresses to connect to, recording where new ones came from.
+    pub fn add_known_from(
+        &self,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        source: crate::pex::PeerSource,
+    ) {
         let mut st = self.lock();
         for a in addrs {
             if st.known.len() >= MAX_KNOWN_PEERS {
                 break;
             }
-            if a.port() != 0 && !st.is_banned(a) {
-                st.known.entry(a).or_insert(None);
+            if a.port() != 0 && !st.is_banned(a) && !st.known.contains_key(&a) {
+                st.known.insert(a, None);
+                if source == crate::pex::PeerSource::Pex {
+                    st.known_pex.insert(a);
+                }
             }
         }
         drop(st);
@@ -224,6 +243,7 @@ impl TorrentShared {
             upload_rate: st.upload_rate.get(),
             peers_connected: st.peers.len(),
             peers_known: st.known.len(),
+            peers_from_pex: st.known_pex.len(),
             hash_failures: st.hash_failures,
             error: st.error.clone(),
         }

@@ -1,0 +1,237 @@
+//! Peer exchange (BEP 11) between Ferro sessions on loopback, and what Ferro
+//! advertises and tolerates on the wire.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use ferro_client::{AddTorrent, Config, PeerSource, Session};
+use ferro_metainfo::TorrentBuilder;
+use ferro_wire::{
+    ExtendedHandshake, Handshake, HandshakeDecoder, Message, MessageDecoder, Reserved,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn pex_config() -> Config {
+    Config {
+        pex_interval: Duration::from_millis(300),
+        ..common::config()
+    }
+}
+
+/// Polls `f` every 50 ms until it holds or `limit` passes.
+async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leecher_learns_second_peer_through_pex_and_connects_to_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 4 * 1024 * 1024);
+    let torrent = common::make_torrent(&seed_dir, 64 * 1024, &[]);
+
+    // A seeds slowly, so B and C stay leechers (two seeds would drop their
+    // link) for the whole test.
+    let a = Session::new(Config {
+        upload_limit: Some(256 * 1024),
+        ..pex_config()
+    })
+    .await
+    .unwrap();
+    let ha = a
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    assert!(ha.stats().progress() >= 1.0);
+
+    // B knows A and connects to it; A learns B's listen port from `p`. B
+    // has PEX off, so it never hears of C: C can only reach B by dialling
+    // the address A's PEX gave it.
+    let b = Session::new(Config {
+        pex: false,
+        ..pex_config()
+    })
+    .await
+    .unwrap();
+    let hb = b
+        .add_torrent(AddTorrent::new(torrent.clone(), tmp.path().join("b")).peer(a.listen_addr()))
+        .await
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || hb.stats().peers_connected >= 1).await,
+        "B never connected to A"
+    );
+
+    // C knows only A.
+    let c = Session::new(pex_config()).await.unwrap();
+    let hc = c
+        .add_torrent(AddTorrent::new(torrent.clone(), tmp.path().join("c")).peer(a.listen_addr()))
+        .await
+        .unwrap();
+    let b_addr = b.listen_addr();
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            hc.known_peers().contains(&(b_addr, PeerSource::Pex))
+        })
+        .await,
+        "C never learned B through PEX: {:?}",
+        hc.known_peers()
+    );
+    assert!(hc.stats().peers_from_pex >= 1);
+    // A itself was given directly, not by PEX, and C never learns itself.
+    assert!(
+        hc.known_peers()
+            .contains(&(a.listen_addr(), PeerSource::Other))
+    );
+    assert!(!hc.known_peers().iter().any(|(p, _)| *p == c.listen_addr()));
+    assert!(
+        wait_for(Duration::from_secs(15), || hc
+            .connected_peers()
+            .contains(&b_addr))
+        .await,
+        "C learned B but never connected to it: {:?}",
+        hc.connected_peers()
+    );
+    for s in [&c, &b, &a] {
+        s.shutdown().await;
+    }
+}
+
+struct RawPeer {
+    stream: TcpStream,
+    buf: BytesMut,
+    dec: MessageDecoder,
+}
+
+impl RawPeer {
+    async fn connect(addr: SocketAddr, info_hash: ferro_core::InfoHash) -> RawPeer {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut ours = Handshake::new(info_hash, ferro_wire::generate_peer_id());
+        ours.reserved = Reserved::ferro_default();
+        stream.write_all(&ours.to_bytes()).await.unwrap();
+        let mut buf = BytesMut::new();
+        loop {
+            if HandshakeDecoder::new().decode(&mut buf).unwrap().is_some() {
+                break;
+            }
+            assert!(stream.read_buf(&mut buf).await.unwrap() > 0);
+        }
+        RawPeer {
+            stream,
+            buf,
+            dec: MessageDecoder::default(),
+        }
+    }
+
+    async fn send(&mut self, m: Message) {
+        let mut out = BytesMut::new();
+        m.encode(&mut out);
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    /// The next message other than keep-alive within 5 s; `None` once closed.
+    async fn recv(&mut self) -> Option<Message> {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match self.dec.decode(&mut self.buf) {
+                    Ok(Some(Message::KeepAlive)) => continue,
+                    Ok(Some(m)) => return Some(m),
+                    Ok(None) => {}
+                    Err(_) => return None,
+                }
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .expect("no message in 5 s")
+    }
+
+    async fn extended_handshake(&mut self) -> ExtendedHandshake {
+        match self.recv().await {
+            Some(Message::Extended { id: 0, payload }) => {
+                ExtendedHandshake::from_bytes(&payload).unwrap()
+            }
+            other => panic!("expected the extended handshake first, got {other:?}"),
+        }
+    }
+}
+
+async fn seed_session(private: bool) -> (Session, ferro_core::InfoHash, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 128 * 1024);
+    let torrent = TorrentBuilder::new(seed_dir.join("payload"))
+        .piece_length(32 * 1024)
+        .private(private)
+        .build()
+        .unwrap()
+        .metainfo;
+    let s = Session::new(common::config()).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent, &seed_dir))
+        .await
+        .unwrap();
+    (s, h.info_hash(), tmp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ut_pex_is_advertised_for_public_torrents_only() {
+    for private in [false, true] {
+        let (s, info_hash, _tmp) = seed_session(private).await;
+        let mut peer = RawPeer::connect(s.listen_addr(), info_hash).await;
+        let ext = peer.extended_handshake().await;
+        // ut_metadata is always there; ut_pex only when public (BEP 27).
+        assert!(ext.extension_id("ut_metadata").is_some());
+        assert_eq!(
+            ext.extension_id("ut_pex").is_some(),
+            !private,
+            "private={private}: {ext:?}"
+        );
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_flooding_pex_messages_is_disconnected() {
+    let (s, info_hash, _tmp) = seed_session(false).await;
+    let mut peer = RawPeer::connect(s.listen_addr(), info_hash).await;
+    let ext = peer.extended_handshake().await;
+    let their_pex = ext.extension_id("ut_pex").unwrap();
+    let ours = ExtendedHandshake::default().with_extension("ut_pex", 5);
+    peer.send(ours.to_message().unwrap()).await;
+    // The first message is fine; each next one comes far sooner than the
+    // 60 s interval and is a violation. After more than five, we are dropped.
+    let msg = ferro_pex::PexMessage {
+        added: vec![("127.0.0.1:7000".parse().unwrap(), Default::default())],
+        dropped: Vec::new(),
+    };
+    for _ in 0..10 {
+        peer.send(Message::Extended {
+            id: their_pex,
+            payload: msg.encode().into(),
+        })
+        .await;
+    }
+    let mut closed = false;
+    // Bounded: at most 50 messages (bitfield, unchoke...) before the close.
+    for _ in 0..50 {
+        if peer.recv().await.is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a peer flooding ut_pex stayed connected");
+    s.shutdown().await;
+}
