@@ -154,7 +154,7 @@ fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
                 .arg("seed")
                 .arg(&torrent)
                 .arg(&seed_dir)
-                .args(["--port", &port.to_string(), "--json"])
+                .args(["--port", &port.to_string(), "--json", "--no-dht"])
                 .stdout(Stdio::null())
                 .spawn(),
             _ => Command::new("/usr/bin/python3")
@@ -183,7 +183,7 @@ fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
                         .arg(&torrent)
                         .arg("-o")
                         .arg(&dir)
-                        .args(["--port", "0", "--json", "--peer", &peer]);
+                        .args(["--port", "0", "--json", "--no-dht", "--peer", &peer]);
                     c
                 }
                 "libtorrent" => {

@@ -83,7 +83,7 @@ fn download(bin: &Path, torrent: &Path, out: &Path, extra: &[&str]) -> Result<Ch
         .arg(torrent)
         .arg("-o")
         .arg(out)
-        .args(["--port", "0", "--json"])
+        .args(["--port", "0", "--json", "--no-dht"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -145,7 +145,7 @@ fn scenario(bin: &Path, work: &Path, size: u64) -> Result {
             .arg("seed")
             .arg(&torrent)
             .arg(&seed_dir)
-            .args(["--port", &seed_port.to_string(), "--json"])
+            .args(["--port", &seed_port.to_string(), "--json", "--no-dht"])
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| e.to_string())?,

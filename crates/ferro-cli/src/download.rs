@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferro_client::{
-    AddMagnet, AddTorrent, Config, Session, TorrentEvent, TorrentHandle, TorrentStats,
+    AddMagnet, AddTorrent, Config, DhtOptions, Session, TorrentEvent, TorrentHandle, TorrentStats,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -65,6 +65,13 @@ pub(crate) struct Common {
     /// Log what the client does on stderr (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
+    /// Turn the Mainline DHT (BEP 5) off.
+    #[arg(long, conflicts_with = "dht_bootstrap")]
+    no_dht: bool,
+    /// Bootstrap the DHT from this node instead of the public routers
+    /// (repeatable; e.g. 127.0.0.1:6881 for a local swarm).
+    #[arg(long, value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
 }
 
 impl Common {
@@ -82,6 +89,21 @@ impl Common {
             .try_init();
     }
 
+    /// DHT on by default with the public routers; `--dht-bootstrap` nodes
+    /// replace them (local swarms never reach a public address).
+    fn dht(&self) -> Option<DhtOptions> {
+        if self.no_dht {
+            return None;
+        }
+        let mut o = DhtOptions::default();
+        if !self.dht_bootstrap.is_empty() {
+            o.bootstrap_nodes = self.dht_bootstrap.clone();
+            // Every node of a local swarm shares one IP.
+            o.node = DhtOptions::loopback([]).node;
+        }
+        Some(o)
+    }
+
     pub(crate) fn config(&self) -> Config {
         Config {
             listen_port: self.port,
@@ -89,6 +111,7 @@ impl Common {
             max_peers: self.max_peers.max(1) * 4,
             download_limit: self.download_limit,
             upload_limit: self.upload_limit,
+            dht: self.dht(),
             ..Config::default()
         }
     }

@@ -76,7 +76,7 @@ fn seed_then_download_with_peer_flag() {
         .arg("seed")
         .arg(&torrent)
         .arg(&data)
-        .args(["--port", &port.to_string(), "--json"])
+        .args(["--port", &port.to_string(), "--json", "--no-dht"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -98,6 +98,7 @@ fn seed_then_download_with_peer_flag() {
             "--peer",
             &format!("127.0.0.1:{port}"),
             "--json",
+            "--no-dht",
         ])
         .output()
         .unwrap();
@@ -119,7 +120,7 @@ fn seed_then_download_with_peer_flag() {
 #[test]
 fn download_of_a_missing_torrent_fails_cleanly() {
     let out = ferro()
-        .args(["download", "/nonexistent.torrent"])
+        .args(["download", "/nonexistent.torrent", "--no-dht"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -157,7 +158,7 @@ fn download_from_a_magnet_link_with_x_pe() {
         .arg("seed")
         .arg(&torrent)
         .arg(&data)
-        .args(["--port", &port.to_string(), "--json"])
+        .args(["--port", &port.to_string(), "--json", "--no-dht"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -172,7 +173,7 @@ fn download_from_a_magnet_link_with_x_pe() {
     let out = ferro()
         .args(["download", &magnet, "-o"])
         .arg(&out_dir)
-        .args(["--port", "0", "--json"])
+        .args(["--port", "0", "--json", "--no-dht"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -55,6 +55,9 @@ pub struct Config {
     /// Shortest time between two PEX messages to one peer, each way
     /// (default 60 s, as BEP 11 asks; tests shorten it).
     pub pex_interval: Duration,
+    /// The Mainline DHT (BEP 5). `None` (the default here; the CLI turns it
+    /// on with [`DhtOptions::default`](crate::DhtOptions)): no DHT node.
+    pub dht: Option<crate::DhtOptions>,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             min_announce_interval: Duration::from_secs(30),
             pex: true,
             pex_interval: Duration::from_secs(60),
+            dht: None,
         }
     }
 }

@@ -53,7 +53,7 @@ pub(crate) async fn run_outgoing(
 
 pub(crate) fn our_handshake(shared: &TorrentShared) -> Handshake {
     let mut h = Handshake::new(shared.info_hash, shared.config.peer_id);
-    h.reserved = Reserved::ferro_default();
+    h.reserved = Reserved::ferro_default().with_dht(shared.dht.is_some());
     h
 }
 

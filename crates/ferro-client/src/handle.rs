@@ -290,6 +290,9 @@ pub(crate) async fn add_torrent(
         let a = tokio::spawn(announcer(shared.clone(), inner.clone(), tiers));
         *shared.announcer.lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
     }
+    if let Some(d) = &inner.dht {
+        d.spawn_torrent(&shared);
+    }
     tokio::spawn(torrent_task(shared.clone(), add.use_resume));
     Ok(handle)
 }

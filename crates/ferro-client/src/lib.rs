@@ -33,6 +33,7 @@ pub struct ReadmeDoctests;
 pub mod choker;
 mod config;
 mod connect;
+mod dht;
 mod error;
 mod event;
 mod handle;
@@ -48,6 +49,7 @@ pub mod storage;
 mod torrent;
 
 pub use config::Config;
+pub use dht::DhtOptions;
 pub use error::Error;
 pub use event::{TorrentEvent, TorrentState, TorrentStats};
 pub use ferro_core::{InfoHash, PeerId};

@@ -109,6 +109,9 @@ pub(crate) async fn resolve(session: &SessionInner, add: AddMagnet) -> Result<Ad
         None => {
             // Tracker answers feed the fetcher while it already asks x.pe peers.
             let (more_tx, more_rx) = mpsc::unbounded_channel();
+            if let Some(d) = &session.dht {
+                d.feed_peers(ih, more_tx.clone());
+            }
             let announcing = announce_for_peers(session, ih, &add.magnet.trackers, more_tx);
             let fetching = fetch_metadata(config, ih, &peers, more_rx, add.metadata_timeout);
             tokio::pin!(fetching, announcing);

@@ -265,7 +265,15 @@ impl Peer {
 
     fn handle(&mut self, msg: Message) -> Result<(), Error> {
         match msg {
-            Message::KeepAlive | Message::Port(_) | Message::SuggestPiece(_) => {}
+            Message::KeepAlive | Message::SuggestPiece(_) => {}
+            // BEP 5: the peer runs a DHT node on this UDP port.
+            Message::Port(port) => {
+                if let Some(d) = &self.shared.dht
+                    && port != 0
+                {
+                    d.add_node(SocketAddr::new(self.addr.ip(), port));
+                }
+            }
             Message::Choke => {
                 self.peer_choking = true;
                 // BEP 6: with the fast extension, pending requests are

@@ -73,6 +73,8 @@ pub(crate) struct SessionInner {
     pub session_peers: Arc<AtomicU64>,
     pub download_limit: Option<Arc<RateLimiter>>,
     pub upload_limit: Option<Arc<RateLimiter>>,
+    /// The DHT node, when [`Config::dht`] is set.
+    pub dht: Option<crate::dht::SessionDht>,
 }
 
 /// A BitTorrent session: listens for peers and runs torrents. Cheap to clone.
@@ -125,6 +127,10 @@ impl Session {
         let listen_addr = listener.local_addr()?;
         let tracker = TrackerClient::new(TrackerClientConfig::default())?;
         let (stop, _) = watch::channel(false);
+        let dht = match &config.dht {
+            Some(o) => Some(crate::dht::SessionDht::start(o, listen_addr).await?),
+            None => None,
+        };
         let inner = Arc::new(SessionInner {
             download_limit: config.download_limit.map(|r| Arc::new(RateLimiter::new(r))),
             upload_limit: config.upload_limit.map(|r| Arc::new(RateLimiter::new(r))),
@@ -134,6 +140,7 @@ impl Session {
             tracker: Arc::new(tracker),
             stop,
             session_peers: Arc::new(AtomicU64::new(0)),
+            dht,
         });
         tokio::spawn(accept_loop(inner.clone(), listener));
         Ok(Session { inner })
@@ -142,6 +149,11 @@ impl Session {
     /// The address peers can reach this session on (port included).
     pub fn listen_addr(&self) -> SocketAddr {
         self.inner.listen_addr
+    }
+
+    /// The DHT node's UDP address, when the DHT is on.
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        self.inner.dht.as_ref().map(|d| d.dht.local_addr())
     }
 
     /// The configuration in force.
@@ -182,6 +194,9 @@ impl Session {
     pub async fn shutdown(&self) {
         for t in self.torrents() {
             t.remove().await;
+        }
+        if let Some(d) = &self.inner.dht {
+            d.shutdown().await;
         }
         self.inner.stop.send_replace(true);
     }
@@ -275,6 +290,7 @@ pub(crate) fn new_shared(
         storage,
         config: inner.config.clone(),
         listen_port: inner.listen_addr.port(),
+        dht: inner.dht.clone(),
         state: Mutex::new(crate::torrent::State {
             picker,
             buffers: HashMap::new(),

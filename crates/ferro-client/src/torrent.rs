@@ -144,6 +144,8 @@ pub(crate) struct TorrentShared {
     pub storage: Arc<Storage>,
     pub config: Arc<Config>,
     pub listen_port: u16,
+    /// The session's DHT node (peers' `port` messages go to it).
+    pub dht: Option<crate::dht::SessionDht>,
     pub state: Mutex<State>,
     pub events: broadcast::Sender<TorrentEvent>,
     pub downloaded: AtomicU64,
