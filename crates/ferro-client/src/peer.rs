@@ -55,6 +55,8 @@ pub(crate) struct Peer {
     extended: bool,
     /// The id the peer wants ut_metadata messages under (BEP 9), if any.
     ut_metadata: Option<u8>,
+    /// Our DHT port, to send if the peer set the DHT bit too (BEP 5).
+    dht_port: Option<u16>,
     pex: crate::pex::PexLink,
     has: Bitfield,
     am_interested: bool,
@@ -92,6 +94,11 @@ impl Peer {
             fast: ours.fast() && theirs.reserved.fast(),
             extended: ours.extension_protocol() && theirs.reserved.extension_protocol(),
             ut_metadata: None,
+            dht_port: shared
+                .dht
+                .as_ref()
+                .filter(|_| theirs.reserved.dht())
+                .map(|d| d.dht.local_addr().port()),
             pex: Default::default(),
             has: Bitfield::new(pieces as usize),
             am_interested: false,
@@ -153,6 +160,9 @@ impl Peer {
             self.send(&Message::HaveNone);
         } else if !have.none() {
             self.send(&Message::Bitfield(have));
+        }
+        if let Some(port) = self.dht_port {
+            self.send(&Message::Port(port));
         }
         Ok(())
     }

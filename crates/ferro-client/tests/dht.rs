@@ -162,3 +162,51 @@ async fn routing_table_is_saved_on_shutdown_and_reused() {
     s.shutdown().await;
     assert_eq!(Dht::load(&state).unwrap().id, saved.id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_sets_the_dht_bit_and_sends_our_dht_port() {
+    use bytes::BytesMut;
+    use ferro_wire::{Handshake, HandshakeDecoder, Message, MessageDecoder, Reserved};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let boot = bootstrap_node().await;
+    let seed_dir = common::make_payload(tmp.path(), 64 * 1024);
+    let torrent = common::make_torrent(&seed_dir, 16 * 1024, &[]);
+    let seeder = Session::new(dht_config(boot.local_addr())).await.unwrap();
+    seeder
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    let mut s = tokio::net::TcpStream::connect(seeder.listen_addr())
+        .await
+        .unwrap();
+    let mut ours = Handshake::new(torrent.info_hash(), ferro_wire::generate_peer_id());
+    ours.reserved = Reserved::ferro_default().with_dht(true);
+    s.write_all(&ours.to_bytes()).await.unwrap();
+    let mut buf = BytesMut::new();
+    let mut hs = HandshakeDecoder::new();
+    let mut dec = MessageDecoder::default();
+    let port = tokio::time::timeout(TIMEOUT, async {
+        let mut theirs = None;
+        // Bounded by the timeout; each pass reads bytes.
+        loop {
+            if theirs.is_none() {
+                theirs = hs.decode(&mut buf).unwrap();
+            }
+            if let Some(h) = &theirs {
+                while let Some(m) = dec.decode(&mut buf).unwrap() {
+                    if let Message::Port(p) = m {
+                        return (*h, p);
+                    }
+                }
+            }
+            assert!(s.read_buf(&mut buf).await.unwrap() > 0, "seeder closed");
+        }
+    })
+    .await
+    .unwrap();
+    assert!(port.0.reserved.dht(), "DHT bit not set");
+    assert_eq!(Some(port.1), seeder.dht_addr().map(|a| a.port()));
+    seeder.shutdown().await;
+}
