@@ -229,6 +229,54 @@ enum FromPeer {
     },
 }
 
+/// Dials metadata connections; each connection gets a fresh key, and each
+/// address a bounded number of attempts.
+struct Dialer {
+    config: Config,
+    ih: InfoHash,
+    ev_tx: mpsc::UnboundedSender<FromPeer>,
+    next_key: u64,
+    addr_of: HashMap<u64, SocketAddr>,
+    attempts: HashMap<SocketAddr, u32>,
+}
+
+/// Connections per address before it is given up (the first and the retries).
+const METADATA_ATTEMPTS: u32 = 5;
+
+impl Dialer {
+    /// Dials an address not seen before, if fewer than the cap have been.
+    fn dial_new(&mut self, addr: SocketAddr, tasks: &mut JoinSet<()>) -> bool {
+        if self.attempts.len() >= MAX_METADATA_PEERS || self.attempts.contains_key(&addr) {
+            return false;
+        }
+        self.dial(addr, tasks);
+        true
+    }
+
+    /// How long to wait before dialing `addr` again, or `None` when its
+    /// attempts are used up: 250 ms, doubling.
+    fn retry_delay(&self, addr: SocketAddr) -> Option<Duration> {
+        let n = *self.attempts.get(&addr)?;
+        (n < METADATA_ATTEMPTS).then(|| Duration::from_millis(250 << n.min(6)))
+    }
+
+    fn dial(&mut self, addr: SocketAddr, tasks: &mut JoinSet<()>) {
+        *self.attempts.entry(addr).or_insert(0) += 1;
+        self.next_key += 1;
+        let key = self.next_key;
+        self.addr_of.insert(key, addr);
+        let (ev_tx, config, ih) = (self.ev_tx.clone(), self.config.clone(), self.ih);
+        tasks.spawn(async move {
+            let reason = match metadata_peer(&config, ih, addr, key, &ev_tx).await {
+                Ok(()) => "closed".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            tracing::debug!(%addr, %reason, "metadata peer done");
+            let _ = ev_tx.send(FromPeer::Closed { key, reason });
+        });
+    }
+}
+
 /// Fetches and verifies the info dictionary of `ih` from `peers`.
 pub(crate) async fn fetch_metadata(
     config: &Config,
@@ -240,31 +288,24 @@ pub(crate) async fn fetch_metadata(
     let deadline = Instant::now() + timeout;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
-    let mut dialed: Vec<SocketAddr> = Vec::new();
-    let mut dial = |addr: SocketAddr, tasks: &mut JoinSet<()>| -> bool {
-        if dialed.len() >= MAX_METADATA_PEERS || dialed.contains(&addr) {
-            return false;
-        }
-        dialed.push(addr);
-        let key = dialed.len() as u64;
-        let ev_tx = ev_tx.clone();
-        let config = config.clone();
-        tasks.spawn(async move {
-            let reason = match metadata_peer(&config, ih, addr, key, &ev_tx).await {
-                Ok(()) => "closed".to_owned(),
-                Err(e) => e.to_string(),
-            };
-            tracing::debug!(%addr, %reason, "metadata peer done");
-            let _ = ev_tx.send(FromPeer::Closed { key, reason });
-        });
-        true
+    let mut dialer = Dialer {
+        config: config.clone(),
+        ih,
+        ev_tx,
+        next_key: 0,
+        addr_of: HashMap::new(),
+        attempts: HashMap::new(),
     };
-    // Connections started and ended: when all ended and no tracker can give
-    // more peers, nobody is left to ask.
+    // Connections started and ended: when all ended, none is waiting to be
+    // retried and no tracker can give more peers, nobody is left to ask.
     let (mut started, mut ended) = (0usize, 0usize);
     for &addr in peers {
-        started += usize::from(dial(addr, &mut tasks));
+        started += usize::from(dialer.dial_new(addr, &mut tasks));
     }
+    // Peers that closed without misbehaving (busy, still checking their data,
+    // a dropped connection) are dialed again later, a few times.
+    let mut retries: Vec<(Instant, SocketAddr)> = Vec::new();
+    let mut misbehaved: Vec<SocketAddr> = Vec::new();
     let mut more_open = true;
     let mut asm = MetadataAssembler::new(ih, AssemblerConfig::default());
     let mut links: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
@@ -280,6 +321,9 @@ pub(crate) async fn fetch_metadata(
                 }
                 AssemblerEvent::Misbehaved { peer, reason } => {
                     tracing::info!(peer = peer.0, %reason, "metadata peer misbehaved");
+                    if let Some(addr) = dialer.addr_of.get(&peer.0) {
+                        misbehaved.push(*addr);
+                    }
                     links.remove(&peer.0);
                     asm.remove_peer(peer);
                     last_error = reason;
@@ -287,7 +331,11 @@ pub(crate) async fn fetch_metadata(
                 AssemblerEvent::Complete(bytes) => return Ok(bytes),
             }
         }
-        let wake = asm.poll_timeout().map_or(deadline, |t| t.min(deadline));
+        let next_retry = retries.iter().map(|(at, _)| *at).min();
+        let wake = [asm.poll_timeout(), next_retry]
+            .into_iter()
+            .flatten()
+            .fold(deadline, Instant::min);
         tokio::select! {
             ev = ev_rx.recv() => match ev {
                 Some(FromPeer::Ready { key, size, tx }) => match asm.add_peer(PeerKey(key), size) {
@@ -306,12 +354,18 @@ pub(crate) async fn fetch_metadata(
                     asm.remove_peer(PeerKey(key));
                     last_error = reason;
                     ended += 1;
+                    if let Some(&addr) = dialer.addr_of.get(&key)
+                        && !misbehaved.contains(&addr)
+                        && let Some(wait) = dialer.retry_delay(addr)
+                    {
+                        retries.push((Instant::now() + wait, addr));
+                    }
                 }
                 // We hold a sender (in `dial`): the channel never ends.
                 None => {}
             },
             addr = more.recv(), if more_open => match addr {
-                Some(addr) => started += usize::from(dial(addr, &mut tasks)),
+                Some(addr) => started += usize::from(dialer.dial_new(addr, &mut tasks)),
                 None => more_open = false,
             },
             _ = tokio::time::sleep_until(wake.into()) => {
@@ -320,9 +374,15 @@ pub(crate) async fn fetch_metadata(
                     return Err(Error::Timeout("metadata"));
                 }
                 asm.handle_timeout(now);
+                let (due, later): (Vec<_>, Vec<_>) = retries.drain(..).partition(|(at, _)| *at <= now);
+                retries = later;
+                for (_, addr) in due {
+                    dialer.dial(addr, &mut tasks);
+                    started += 1;
+                }
             }
         }
-        if ended >= started && !more_open {
+        if ended >= started && !more_open && retries.is_empty() {
             return Err(Error::Metadata(format!(
                 "no peer gave the metadata of {} (last: {last_error})",
                 ih.to_hex()

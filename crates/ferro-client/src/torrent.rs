@@ -381,6 +381,7 @@ impl TorrentShared {
             }
             newly.push(key);
             st.known.retain(|a, _| !is_banned_by(key, *a));
+            st.known_pex.retain(|a| !is_banned_by(key, *a));
             for p in st.peers.values_mut() {
                 if is_banned_by(key, p.addr) {
                     p.disconnect = Some("banned: sent data that failed the hash check".into());
