@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::lt::free_port;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -27,14 +29,6 @@ impl Drop for LtPeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn lt_peer(torrent: &Path, save: &Path, port: u16, seed: bool, peers: &[String]) -> LtPeer {

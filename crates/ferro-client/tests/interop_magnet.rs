@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use common::lt::{free_port, spawn};
+
+use std::time::Duration;
 
 use ferro_client::{AddMagnet, AddTorrent, Session};
 
@@ -19,69 +18,6 @@ const MAGNET_LEECHER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../xtask/interop/client_lt_magnet.py"
 );
-
-/// A libtorrent process, killed (by PID) when the test ends.
-struct Lt {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Lt {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(args: &[&str]) -> Lt {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import libtorrent"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3-libtorrent is missing: install it (cargo xtask install-clients)"
-    );
-    let mut child = Command::new("/usr/bin/python3")
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cannot start python3");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                return;
-            }
-        }
-    });
-    Lt { child, lines }
-}
-
-impl Lt {
-    /// Waits for a line starting with `what`; returns the rest of it.
-    fn wait_for(&self, what: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(what) => return l[what.len()..].trim().to_owned(),
-                Ok(_) => {}
-                Err(e) => panic!("libtorrent: no {what} line ({e})"),
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "interop: needs third-party clients; run by cargo xtask interop"]

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::lt::free_port;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,14 +31,6 @@ impl Drop for LtPeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn lt_peer(torrent: &Path, save: &Path, extra: &[&str], peers: &[SocketAddr]) -> LtPeer {

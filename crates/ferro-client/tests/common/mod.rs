@@ -1,6 +1,8 @@
 //! Helpers shared by the loopback tests.
 #![allow(dead_code)]
 
+pub mod lt;
+
 use std::path::{Path, PathBuf};
 
 use ferro_metainfo::{Metainfo, TorrentBuilder};
