@@ -374,18 +374,28 @@ impl Display {
         let mut tick = tokio::time::interval(Duration::from_millis(interval));
         let done = handle.wait_until_complete();
         tokio::pin!(done);
+        let mut saw_completed = false;
         // Ends when the torrent completes or fails.
         loop {
             tokio::select! {
                 r = &mut done => {
                     // Events already sent (e.g. `completed`) are shown first.
                     while let Ok(e) = events.try_recv() {
+                        saw_completed |= matches!(e, TorrentEvent::Completed);
                         self.event(&e);
+                    }
+                    // A torrent can complete before we subscribed to its
+                    // events (a tiny or already complete download): report it.
+                    if r.is_ok() && !saw_completed {
+                        self.event(&TorrentEvent::Completed);
                     }
                     self.show(&handle.stats());
                     return r.map_err(|e| e.to_string().into());
                 }
-                e = events.recv() => if let Ok(e) = e { self.event(&e) },
+                e = events.recv() => if let Ok(e) = e {
+                    saw_completed |= matches!(e, TorrentEvent::Completed);
+                    self.event(&e);
+                },
                 _ = tick.tick() => self.show(&handle.stats()),
             }
         }
