@@ -4,6 +4,7 @@
 //! still gives coverage-guided fuzzing that catches panics, overflows (debug
 //! assertions are on) and timeouts. New inputs go to a scratch directory; the
 //! checked-in corpus in fuzz/corpus/<target> is read, not modified.
+//! `--corpus-out DIR` keeps the new inputs in DIR/<target>.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use crate::{Result, root, run_output};
 pub fn run(args: &[String]) -> Result {
     let mut seconds = 20u64;
     let mut targets = Vec::new();
+    let mut corpus_out: Option<std::path::PathBuf> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -21,6 +23,9 @@ pub fn run(args: &[String]) -> Result {
                     .and_then(|v| v.parse().ok())
                     .ok_or_else(|| format!("{a} needs a whole number"))?;
                 seconds = if a == "--seconds" { n } else { n * 60 };
+            }
+            "--corpus-out" => {
+                corpus_out = Some(it.next().ok_or("--corpus-out needs a directory")?.into());
             }
             t => targets.push(t.to_string()),
         }
@@ -48,7 +53,11 @@ pub fn run(args: &[String]) -> Result {
             .current_dir(&fuzz_dir)
             .args(["fuzz", "build", "-s", "none"]),
     )?;
-    let scratch = std::env::temp_dir().join(format!("ferro-fuzz-{}", std::process::id()));
+    // New inputs go to a scratch directory, or to --corpus-out DIR (kept, so a
+    // long run's findings can be minimized into the checked-in corpus).
+    let scratch = corpus_out
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("ferro-fuzz-{}", std::process::id())));
     let mut rows = Vec::new();
     let mut failed = 0;
     for t in &targets {
@@ -91,7 +100,9 @@ pub fn run(args: &[String]) -> Result {
         }
         rows.push((t.clone(), ok, execs, start.elapsed().as_secs()));
     }
-    let _ = std::fs::remove_dir_all(&scratch);
+    if corpus_out.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
     println!(
         "\n{:<28} {:<6} {:>14} {:>6}",
         "fuzz target", "result", "executions", "secs"

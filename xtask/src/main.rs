@@ -3,7 +3,7 @@
 //! - `cargo xtask interop [--no-install] [FILTER]`: installs the third-party clients
 //!   (Debian packages), runs every `interop_*` test of the workspace (they are
 //!   `#[ignore]`d in `cargo test`), prints a table and `N passed, N failed`.
-//! - `cargo xtask fuzz [--seconds N | --minutes N] [TARGET...]`: runs every cargo-fuzz
+//! - `cargo xtask fuzz [--seconds N | --minutes N] [--corpus-out DIR] [TARGET...]`: runs every cargo-fuzz
 //!   target (or those named) for the given time each, on stable (`-s none`).
 //! - `cargo xtask install-clients`: only the Debian packages interop needs.
 //! - `cargo xtask bench [CRATE]`: the criterion benches.
@@ -57,7 +57,8 @@ const HELP: &str = "usage: cargo xtask <task>
   install-clients                       install the Debian packages interop needs
   bench-swarm [--mib N]                 1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers
   e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume
-  fuzz [--seconds N|--minutes N] [T..]  run every fuzz target (default 20 s each)
+  fuzz [--seconds N|--minutes N] [--corpus-out DIR] [T..]
+                                        run every fuzz target (default 20 s each)
   bench [CRATE]                         criterion benchmarks (all crates, or one)
   dht-sim --nodes N [--loss P] [--seed S] [--lookups L] [--churn C]
                                         simulate a DHT of N nodes in one process (release build)";
