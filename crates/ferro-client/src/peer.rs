@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferro_wire::{
-    Bitfield, Block, BlockRequest, Config as WireConfig, ExtendedHandshake, Handshake, Message,
-    MessageDecoder, Reserved,
+    Bitfield, Block, BlockRequest, Config as WireConfig, Handshake, Message, MessageDecoder,
+    Reserved,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,6 +27,8 @@ use crate::Error;
 use crate::picker::{BLOCK_LEN, BlockOutcome, PeerKey};
 use crate::rate::RateEstimate;
 use crate::torrent::{MAX_PENDING_VERIFY, PeerSlot, PieceBuffer, TorrentShared};
+
+mod extended;
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
@@ -139,16 +141,8 @@ impl Peer {
     /// The first messages: extended handshake, then what we have.
     fn greet(&mut self) -> Result<(), Error> {
         if self.extended {
-            let mut ext = ExtendedHandshake {
-                p: Some(self.shared.listen_port),
-                v: Some(concat!("Ferro ", env!("CARGO_PKG_VERSION")).to_owned()),
-                reqq: Some(self.shared.config.max_request_queue),
-                ..ExtendedHandshake::default()
-            };
-            ext.yourip = Some(self.addr.ip());
-            let ext = crate::metadata::advertise(ext, self.shared.info.raw());
-            let ext = crate::pex::advertise(ext, &self.shared);
-            self.send(&ext.to_message()?);
+            let ext = self.extended_handshake()?;
+            self.send(&ext);
         }
         let st = self.shared.lock();
         let have = st.picker.have().clone();
@@ -341,35 +335,7 @@ impl Peer {
                     self.allowed_fast.insert(p);
                 }
             }
-            Message::Extended { id, payload } => {
-                if id == ferro_wire::EXTENDED_HANDSHAKE_ID
-                    && let Ok(h) = ExtendedHandshake::from_bytes(&payload)
-                {
-                    self.ut_metadata = h.extension_id("ut_metadata");
-                    self.pex.on_handshake(&self.shared, &h, Instant::now());
-                    if let Some(q) = h.reqq {
-                        self.reqq = q.clamp(1, 4096);
-                    }
-                    if let Some(port) = h.p
-                        && port != 0
-                    {
-                        // Where the peer listens, for reconnecting later.
-                        let listen = SocketAddr::new(self.addr.ip(), port);
-                        self.shared.lock().known.entry(listen).or_insert(None);
-                        self.set_slot(|s| s.listen = Some(listen));
-                    }
-                } else if id == crate::pex::UT_PEX_ID {
-                    self.pex
-                        .on_message(&self.shared, &payload, Instant::now())
-                        .map_err(|r| self.fail(r))?;
-                } else if id == crate::metadata::UT_METADATA_ID
-                    && let Some(theirs) = self.ut_metadata
-                    && let Some(m) =
-                        crate::metadata::answer(Some(self.shared.info.raw()), &payload, theirs)
-                {
-                    self.send(&m);
-                }
-            }
+            Message::Extended { id, payload } => self.on_extended(id, payload)?,
         }
         Ok(())
     }
