@@ -77,7 +77,7 @@ impl DhtConfig {
     pub fn loopback() -> Self {
         DhtConfig {
             routing: RoutingConfig {
-                max_nodes_per_ip: usize::MAX,
+                restrict_routing_ips: false,
                 ..RoutingConfig::default()
             },
             rate_limit: None,

@@ -48,6 +48,7 @@ mod persist;
 mod rate_limit;
 mod routing;
 pub mod sim;
+mod stats;
 mod token;
 
 #[cfg(feature = "tokio")]
@@ -59,10 +60,11 @@ pub use id::{
 };
 pub use lookup::{LookupId, LookupKind, LookupStats};
 pub use node::{Event, Node, Transmit};
-pub use peer_store::{PEER_TTL, PeerStore, PeerStoreConfig};
+pub use peer_store::{PEER_TTL, PeerStore, PeerStoreConfig, StoreOutcome};
 pub use persist::SavedState;
 pub use rate_limit::{RateLimitConfig, RateLimiter};
 pub use routing::{GOOD_PERIOD, InsertOutcome, NodeEntry, NodeState, RoutingConfig, RoutingTable};
+pub use stats::NodeStats;
 pub use token::{ROTATE_EVERY, TOKEN_LEN, TokenSecret};
 
 pub use ferro_core::InfoHash;

@@ -1,9 +1,15 @@
 //! Iterative lookups (Kademlia §2.3, BEP 5 "get_peers"): query the α closest
 //! nodes not yet asked, add the nodes they return, and stop once the k closest
 //! nodes known have all answered.
+//!
+//! With the IP restriction on (`RoutingConfig::restrict_routing_ips`), a
+//! lookup takes at most one node per IP address among its candidates, as
+//! libtorrent's `dht_restrict_search_ips` does: a host running a thousand
+//! sybil ids near a target answers with one node, not with k of its own,
+//! so it cannot take the k closest places of the lookup (an eclipse).
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::id::{Distance, NodeId, NodeInfo};
 
@@ -45,6 +51,9 @@ pub struct LookupStats {
     pub rounds: u32,
     /// `announce_peer` queries answered (announce lookups only).
     pub announced: u32,
+    /// Nodes not followed because a candidate of the same IP was known
+    /// (IP restriction).
+    pub restricted_ip: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -84,6 +93,8 @@ pub(crate) struct Lookup {
     candidates: Vec<Candidate>,
     addrs: HashSet<SocketAddr>,
     ids: HashSet<NodeId>,
+    /// IPs among the candidates, when restricted (one node per IP).
+    ips: Option<HashSet<IpAddr>>,
     in_flight: usize,
     k: usize,
     alpha: usize,
@@ -98,6 +109,7 @@ impl Lookup {
         unknown: &[SocketAddr],
         k: usize,
         alpha: usize,
+        restrict_ips: bool,
     ) -> Self {
         let mut l = Lookup {
             kind,
@@ -109,6 +121,7 @@ impl Lookup {
             candidates: Vec::new(),
             addrs: HashSet::new(),
             ids: HashSet::new(),
+            ips: restrict_ips.then(HashSet::new),
             in_flight: 0,
             k: k.max(1),
             alpha: alpha.max(1),
@@ -132,12 +145,21 @@ impl Lookup {
         if addr.port() == 0 || self.addrs.contains(&addr) {
             return;
         }
+        if let Some(ips) = &self.ips
+            && ips.contains(&addr.ip())
+        {
+            self.stats.restricted_ip += 1;
+            return;
+        }
         if let Some(id) = id
             && !self.ids.insert(id)
         {
             return;
         }
         self.addrs.insert(addr);
+        if let Some(ips) = &mut self.ips {
+            ips.insert(addr.ip());
+        }
         let dist = self.key(id);
         let c = Candidate {
             id,
@@ -348,6 +370,7 @@ mod tests {
             &[],
             2,
             3,
+            true,
         );
         let q = l.next_queries();
         assert_eq!(q.len(), 2);
@@ -393,7 +416,15 @@ mod tests {
     #[test]
     fn stalled_queries_free_their_slot_and_may_still_answer() {
         let target = NodeId([0; 20]);
-        let mut l = Lookup::new(LookupKind::FindNode, target, &[info(1), info(2)], &[], 8, 1);
+        let mut l = Lookup::new(
+            LookupKind::FindNode,
+            target,
+            &[info(1), info(2)],
+            &[],
+            8,
+            1,
+            true,
+        );
         assert_eq!(l.next_queries().len(), 1);
         assert!(l.next_queries().is_empty(), "alpha = 1");
         l.on_stall(info(1).addr);
@@ -415,7 +446,7 @@ mod tests {
     #[test]
     fn bootstrap_addresses_and_peers() {
         let a: SocketAddr = "10.9.9.9:1".parse().unwrap();
-        let mut l = Lookup::new(LookupKind::GetPeers, NodeId([3; 20]), &[], &[a], 8, 3);
+        let mut l = Lookup::new(LookupKind::GetPeers, NodeId([3; 20]), &[], &[a], 8, 3, true);
         assert_eq!(l.next_queries(), vec![(None, a)]);
         let p: SocketAddr = "10.1.1.1:6881".parse().unwrap();
         assert_eq!(

@@ -18,6 +18,7 @@ use crate::peer_store::PeerStore;
 use crate::persist::SavedState;
 use crate::rate_limit::RateLimiter;
 use crate::routing::{InsertOutcome, RoutingTable};
+use crate::stats::NodeStats;
 use crate::token::TokenSecret;
 
 mod serve;
@@ -105,8 +106,7 @@ pub struct Node {
     bootstrap_addrs: Vec<SocketAddr>,
     /// When to retry the bootstrap.
     rebootstrap_at: Option<Instant>,
-    sent: u64,
-    received: u64,
+    stats: NodeStats,
 }
 
 impl Node {
@@ -135,8 +135,7 @@ impl Node {
             bootstraps: HashSet::new(),
             bootstrap_addrs: Vec::new(),
             rebootstrap_at: None,
-            sent: 0,
-            received: 0,
+            stats: NodeStats::default(),
         }
     }
 
@@ -162,7 +161,12 @@ impl Node {
 
     /// Datagrams sent and received so far.
     pub fn message_counts(&self) -> (u64, u64) {
-        (self.sent, self.received)
+        (self.stats.datagrams_sent, self.stats.datagrams_received)
+    }
+
+    /// What the node has counted: queries served and refused, and why.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
     }
 
     /// Lookups in progress.
@@ -300,7 +304,8 @@ impl Node {
         } else {
             unknown
         };
-        let lookup = Lookup::new(kind, target, &start, unknown, k, self.cfg.alpha);
+        let restrict = self.cfg.routing.restrict_routing_ips;
+        let lookup = Lookup::new(kind, target, &start, unknown, k, self.cfg.alpha, restrict);
         self.lookups.insert(lid, lookup);
         self.drive_lookup(lid, now);
         lid
@@ -353,7 +358,7 @@ impl Node {
     }
 
     fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
-        self.sent += 1;
+        self.stats.datagrams_sent += 1;
         self.transmits.push_back(Transmit { to, payload });
     }
 
@@ -423,6 +428,7 @@ impl Node {
 
     fn finish_lookup(&mut self, lid: LookupId) {
         if let Some(l) = self.lookups.remove(&lid) {
+            self.stats.lookup_nodes_rejected_ip += u64::from(l.stats.restricted_ip);
             self.events.push_back(Event::LookupDone {
                 lookup: lid,
                 kind: l.kind,
@@ -437,10 +443,12 @@ impl Node {
     /// Handles one datagram from `from`. Malformed input is dropped or
     /// answered with a KRPC error; it never panics.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.received += 1;
+        self.stats.datagrams_received += 1;
         let msg = match krpc::decode(bytes) {
             Ok(m) => m,
             Err(e) => {
+                // Nothing else happens: no table, store or lookup change.
+                self.stats.malformed += 1;
                 if let Some((tid, code)) = krpc::error_reply_for(bytes, &e)
                     && self.may_serve(from, now)
                 {
@@ -464,11 +472,12 @@ impl Node {
     }
 
     fn take_pending(&mut self, from: SocketAddr, tid: &[u8]) -> Option<Pending> {
-        let tid = u32::from_be_bytes(<[u8; 4]>::try_from(tid).ok()?);
+        let tid = <[u8; 4]>::try_from(tid).ok().map(u32::from_be_bytes);
         // An answer from another address than we asked is ignored (spoofing).
-        if self.pending.get(&tid)?.to != from {
+        let Some(tid) = tid.filter(|t| self.pending.get(t).is_some_and(|p| p.to == from)) else {
+            self.stats.unexpected_responses += 1;
             return None;
-        }
+        };
         let p = self.pending.remove(&tid)?;
         if p.purpose == Purpose::Ping {
             self.pinging.remove(&p.to);
@@ -495,8 +504,10 @@ impl Node {
                 },
                 now,
             );
-            if let InsertOutcome::Cached { ping: Some(n) } = outcome {
-                self.ping(n.addr, Some(n.id), now);
+            match outcome {
+                InsertOutcome::Cached { ping: Some(n) } => self.ping(n.addr, Some(n.id), now),
+                InsertOutcome::RestrictedIp => self.stats.nodes_rejected_ip += 1,
+                _ => {}
             }
         }
         match p.purpose {

@@ -1,9 +1,25 @@
 //! Peers announced to us with `announce_peer` (BEP 5), kept 30 minutes, in
-//! bounded memory: at most `max_info_hashes` torrents and `max_peers_per_hash`
-//! peers each, so a flood of announces cannot grow the store without limit.
+//! bounded memory that no single host can fill (issue #11).
+//!
+//! Bounds: at most `max_info_hashes` torrents, `max_peers_per_hash` peers
+//! each, and `max_per_ip` announces from one IP address across all torrents.
+//!
+//! Eviction, so that a flood of announces for random info-hashes displaces
+//! the flooder's own entries and not honest ones:
+//! - An IP at `max_per_ip` that announces something new loses its own
+//!   oldest announce. One host can hold `max_per_ip` entries, never more.
+//! - A torrent at `max_peers_per_hash` loses its oldest announce.
+//! - A new info-hash in a full store evicts the torrent with the fewest
+//!   peers (libtorrent's rule too: a random-hash flood makes one-peer torrents,
+//!   a real swarm has many), among those the one whose announcer holds the
+//!   most announces (the flooder), then the one announced longest ago.
+//!   The new announce is always stored: honest newcomers are never refused.
+//!
+//! Announces are only accepted with a valid token (see `token`), so the IPs
+//! here are real, not spoofed: the per-IP cap is meaningful.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ferro_core::InfoHash;
@@ -17,10 +33,14 @@ pub const PEER_TTL: Duration = Duration::from_secs(30 * 60);
 /// Peer-store limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerStoreConfig {
-    /// Distinct info-hashes stored; announces for new ones are dropped beyond this.
+    /// Distinct info-hashes stored; a new one beyond this evicts another.
     pub max_info_hashes: usize,
     /// Peers per info-hash; the oldest announce is evicted beyond this.
     pub max_peers_per_hash: usize,
+    /// Announces from one IP address across all torrents; the IP's oldest is
+    /// evicted beyond this. A host sees only the few of its torrents whose
+    /// info-hashes are close to our id, so honest hosts stay far below it.
+    pub max_per_ip: usize,
     /// Lifetime of one announce.
     pub ttl: Duration,
 }
@@ -30,9 +50,23 @@ impl Default for PeerStoreConfig {
         PeerStoreConfig {
             max_info_hashes: 2000,
             max_peers_per_hash: 200,
+            max_per_ip: 32,
             ttl: PEER_TTL,
         }
     }
+}
+
+/// What [`PeerStore::announce`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// A new entry, nothing displaced.
+    Added,
+    /// The peer was already stored for that torrent; its time was renewed.
+    Refreshed,
+    /// A new entry that displaced another one (a cap was reached).
+    Evicted,
+    /// Not stored (a limit is zero).
+    Refused,
 }
 
 /// The store. See the module docs.
@@ -40,6 +74,8 @@ impl Default for PeerStoreConfig {
 pub struct PeerStore {
     cfg: PeerStoreConfig,
     torrents: HashMap<InfoHash, Vec<(SocketAddr, Instant)>>,
+    /// Each IP's announces, oldest first.
+    per_ip: HashMap<IpAddr, VecDeque<(InfoHash, SocketAddr)>>,
 }
 
 impl PeerStore {
@@ -48,32 +84,130 @@ impl PeerStore {
         PeerStore {
             cfg,
             torrents: HashMap::new(),
+            per_ip: HashMap::new(),
         }
     }
 
-    /// Records `peer` for `info_hash` at `now`; returns false if it was dropped
-    /// because the store holds `max_info_hashes` other torrents.
-    pub fn announce(&mut self, info_hash: InfoHash, peer: SocketAddr, now: Instant) -> bool {
+    /// Records `peer` for `info_hash` at `now`. See the module docs for what
+    /// gets evicted when a bound is reached.
+    pub fn announce(
+        &mut self,
+        info_hash: InfoHash,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> StoreOutcome {
+        if self.cfg.max_info_hashes == 0
+            || self.cfg.max_peers_per_hash == 0
+            || self.cfg.max_per_ip == 0
+        {
+            return StoreOutcome::Refused;
+        }
+        if let Some(p) = self
+            .torrents
+            .get_mut(&info_hash)
+            .and_then(|peers| peers.iter_mut().find(|(a, _)| *a == peer))
+        {
+            p.1 = now;
+            if let Some(q) = self.per_ip.get_mut(&peer.ip())
+                && let Some(pos) = q.iter().position(|e| *e == (info_hash, peer))
+                && let Some(e) = q.remove(pos)
+            {
+                q.push_back(e);
+            }
+            return StoreOutcome::Refreshed;
+        }
+        let mut evicted = false;
+        // The IP's own oldest announce makes room for its new one.
+        if self
+            .per_ip
+            .get(&peer.ip())
+            .is_some_and(|q| q.len() >= self.cfg.max_per_ip)
+            && let Some((ih, old)) = self
+                .per_ip
+                .get_mut(&peer.ip())
+                .and_then(VecDeque::pop_front)
+        {
+            self.remove_peer(&ih, old);
+            evicted = true;
+        }
         if !self.torrents.contains_key(&info_hash)
             && self.torrents.len() >= self.cfg.max_info_hashes
         {
             self.expire(now);
             if self.torrents.len() >= self.cfg.max_info_hashes {
-                return false;
+                self.evict_torrent();
+                evicted = true;
             }
         }
         let peers = self.torrents.entry(info_hash).or_default();
-        if let Some(p) = peers.iter_mut().find(|(a, _)| *a == peer) {
-            p.1 = now;
-            return true;
-        }
+        let mut dropped = None;
         if peers.len() >= self.cfg.max_peers_per_hash
             && let Some((oldest, _)) = peers.iter().enumerate().min_by_key(|(_, (_, t))| *t)
         {
-            peers.swap_remove(oldest);
+            dropped = Some(peers.swap_remove(oldest).0);
         }
         peers.push((peer, now));
-        true
+        if let Some(d) = dropped {
+            self.forget_ip_entry(info_hash, d);
+            evicted = true;
+        }
+        self.per_ip
+            .entry(peer.ip())
+            .or_default()
+            .push_back((info_hash, peer));
+        if evicted {
+            StoreOutcome::Evicted
+        } else {
+            StoreOutcome::Added
+        }
+    }
+
+    /// Removes `peer` from `info_hash`'s list (and the torrent if it empties).
+    fn remove_peer(&mut self, info_hash: &InfoHash, peer: SocketAddr) {
+        if let Some(peers) = self.torrents.get_mut(info_hash) {
+            peers.retain(|(a, _)| *a != peer);
+            if peers.is_empty() {
+                self.torrents.remove(info_hash);
+            }
+        }
+    }
+
+    fn forget_ip_entry(&mut self, info_hash: InfoHash, peer: SocketAddr) {
+        if let Some(q) = self.per_ip.get_mut(&peer.ip()) {
+            q.retain(|e| *e != (info_hash, peer));
+            if q.is_empty() {
+                self.per_ip.remove(&peer.ip());
+            }
+        }
+    }
+
+    /// Evicts the torrent with the fewest peers; among those, the one whose
+    /// busiest announcer holds the most announces, then the stalest.
+    fn evict_torrent(&mut self) {
+        let Some(fewest) = self.torrents.values().map(Vec::len).min() else {
+            return;
+        };
+        let load = |peers: &Vec<(SocketAddr, Instant)>| {
+            peers
+                .iter()
+                .map(|(a, _)| self.per_ip.get(&a.ip()).map_or(0, VecDeque::len))
+                .max()
+                .unwrap_or(0)
+        };
+        let newest = |peers: &Vec<(SocketAddr, Instant)>| peers.iter().map(|(_, t)| *t).max();
+        let victim = self
+            .torrents
+            .iter()
+            .filter(|(_, p)| p.len() == fewest)
+            .max_by_key(|(_, p)| (load(p), std::cmp::Reverse(newest(p))))
+            .map(|(ih, _)| *ih);
+        if let Some(ih) = victim
+            && let Some(peers) = self.torrents.remove(&ih)
+        {
+            for (a, _) in peers {
+                self.forget_ip_entry(ih, a);
+            }
+        }
     }
 
     /// Up to `max` live peers for `info_hash`, a random sample when there are more.
@@ -97,10 +231,20 @@ impl PeerStore {
     /// Drops announces older than the TTL and empty torrents.
     pub fn expire(&mut self, now: Instant) {
         let ttl = self.cfg.ttl;
-        self.torrents.retain(|_, peers| {
-            peers.retain(|(_, t)| now.saturating_duration_since(*t) < ttl);
+        let mut gone = Vec::new();
+        self.torrents.retain(|ih, peers| {
+            peers.retain(|(a, t)| {
+                let live = now.saturating_duration_since(*t) < ttl;
+                if !live {
+                    gone.push((*ih, *a));
+                }
+                live
+            });
             !peers.is_empty()
         });
+        for (ih, a) in gone {
+            self.forget_ip_entry(ih, a);
+        }
     }
 
     /// Number of torrents stored.
@@ -112,41 +256,17 @@ impl PeerStore {
     pub fn is_empty(&self) -> bool {
         self.torrents.is_empty()
     }
+
+    /// Number of announces stored, over all torrents.
+    pub fn peer_count(&self) -> usize {
+        self.torrents.values().map(Vec::len).sum()
+    }
+
+    /// Number of announces stored from `ip`.
+    pub fn announces_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).map_or(0, VecDeque::len)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
-
-    #[test]
-    fn expiry_and_bounds() {
-        let mut rng = StdRng::seed_from_u64(1);
-        let t0 = Instant::now();
-        let cfg = PeerStoreConfig {
-            max_info_hashes: 2,
-            max_peers_per_hash: 3,
-            ttl: PEER_TTL,
-        };
-        let mut s = PeerStore::new(cfg);
-        let ih = |b| InfoHash([b; 20]);
-        let peer = |p: u16| SocketAddr::from(([10, 0, 0, 1], p));
-        for p in 1..=5u16 {
-            assert!(s.announce(ih(1), peer(p), t0 + Duration::from_secs(p.into())));
-        }
-        let mut got = s.peers(&ih(1), 10, t0, &mut rng);
-        got.sort();
-        assert_eq!(got, vec![peer(3), peer(4), peer(5)], "oldest evicted");
-        assert_eq!(s.peers(&ih(1), 2, t0, &mut rng).len(), 2);
-        assert!(s.announce(ih(2), peer(1), t0));
-        assert!(!s.announce(ih(3), peer(1), t0), "torrent cap");
-        assert!(
-            s.peers(&ih(1), 10, t0 + PEER_TTL + Duration::from_secs(6), &mut rng)
-                .is_empty()
-        );
-        // After expiry there is room again.
-        assert!(s.announce(ih(3), peer(1), t0 + PEER_TTL + Duration::from_secs(6)));
-        assert_eq!(s.len(), 1);
-    }
-}
+mod tests;

@@ -9,6 +9,24 @@
 //! Only nodes that answered one of our queries are stored: a node heard of in a
 //! `nodes` list or by its query has to answer a ping first (the node core does
 //! that), so the table never holds addresses nobody verified.
+//!
+//! # IP restriction (eclipse defence, issue #11)
+//!
+//! With [`RoutingConfig::restrict_routing_ips`] on (the default), the table
+//! holds at most one node per IP address overall, and at most
+//! [`RoutingConfig::max_per_subnet`] nodes of one /24 (IPv4) or /64 (IPv6)
+//! in any one bucket, in the nodes and in the replacement cache alike. One
+//! host answering with a thousand node ids therefore holds one slot, and a
+//! rented /24 at most two per bucket; the rest of every bucket stays with
+//! other hosts. libtorrent applies the same two rules (`dht_restrict_routing_ips`:
+//! one entry per IP, and no two of a bucket in one /24). A node that answers
+//! from the address of an entry but with a new id has restarted with a new
+//! id: the new id replaces the old entry. From another port of the same IP it
+//! is refused while the old entry is not bad. BEP 42 (ids derived from the
+//! IP) is not enforced: most of the network still does not follow it.
+//!
+//! Everything on one test host shares 127.0.0.1, so simulations and loopback
+//! tests turn the restriction off ([`DhtConfig::loopback`](crate::DhtConfig::loopback)).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -28,10 +46,14 @@ pub const GOOD_PERIOD: Duration = Duration::from_secs(15 * 60);
 pub struct RoutingConfig {
     /// Nodes per bucket (BEP 5: k = 8).
     pub k: usize,
-    /// At most this many table entries share one IP address, so one host cannot
-    /// fill the table (an eclipse defence). Loopback tests with many nodes on
-    /// 127.0.0.1 need it raised.
-    pub max_nodes_per_ip: usize,
+    /// At most one entry per IP address, and at most `max_per_subnet` per
+    /// /24 (/64) in a bucket, so one host cannot fill the table (see the
+    /// module docs). Default on; loopback tests with many nodes on 127.0.0.1
+    /// turn it off.
+    pub restrict_routing_ips: bool,
+    /// Entries of one /24 (IPv4) or /64 (IPv6) in one bucket at most, when
+    /// `restrict_routing_ips` is on (default 2).
+    pub max_per_subnet: usize,
     /// Failed queries in a row after which a node is bad.
     pub max_failures: u8,
     /// A bucket not changed for this long gets a refresh lookup (BEP 5: 15 min).
@@ -42,7 +64,8 @@ impl Default for RoutingConfig {
     fn default() -> Self {
         RoutingConfig {
             k: 8,
-            max_nodes_per_ip: 1,
+            restrict_routing_ips: true,
+            max_per_subnet: 2,
             max_failures: 2,
             refresh_after: GOOD_PERIOD,
         }
@@ -128,8 +151,19 @@ pub enum InsertOutcome {
         /// A questionable node to check, if the bucket has one.
         ping: Option<NodeInfo>,
     },
-    /// Not stored: our own id, a known id at a new address, or the per-IP cap.
+    /// Not stored: our own id, or a known id at a new address.
     Rejected,
+    /// Not stored: its IP already has an entry, or its /24 (/64) has
+    /// `max_per_subnet` in the bucket (`restrict_routing_ips`).
+    RestrictedIp,
+}
+
+/// The /24 of an IPv4 address or the /64 of an IPv6 one, as a comparable key.
+fn subnet(ip: IpAddr) -> (bool, u64) {
+    match ip {
+        IpAddr::V4(a) => (false, u64::from(u32::from(a) >> 8)),
+        IpAddr::V6(a) => (true, (u128::from(a) >> 64) as u64),
+    }
 }
 
 /// The routing table. See the module docs.
@@ -212,6 +246,67 @@ impl RoutingTable {
         self.per_ip.get(&ip).copied().unwrap_or(0)
     }
 
+    /// Whether the IP restriction lets a node at `ip` into bucket `i`'s nodes
+    /// (`cache`: its replacement cache instead), ignoring the entry `except`.
+    fn ip_allowed(&self, ip: IpAddr, i: usize, cache: bool, except: Option<&NodeId>) -> bool {
+        if !self.cfg.restrict_routing_ips {
+            return true;
+        }
+        let Some(b) = self.buckets.get(i) else {
+            return false;
+        };
+        let others = |e: &&NodeEntry| Some(&e.info.id) != except;
+        let held = b.nodes.iter().filter(|e| e.info.addr.ip() == ip).count();
+        if !cache && self.ip_count(ip) > held {
+            // An entry in another bucket.
+            return false;
+        }
+        let list = if cache { &b.replacements } else { &b.nodes };
+        let net = subnet(ip);
+        let mut same_net = 0;
+        for e in list.iter().filter(others) {
+            if e.info.addr.ip() == ip {
+                return false;
+            }
+            if subnet(e.info.addr.ip()) == net {
+                same_net += 1;
+            }
+        }
+        same_net < self.cfg.max_per_subnet
+    }
+
+    /// Removes the entry `id` (not its replacement-cache entries).
+    fn remove(&mut self, id: &NodeId) -> Option<NodeEntry> {
+        let i = self.bucket_index(id);
+        let b = self.buckets.get_mut(i)?;
+        let pos = b.nodes.iter().position(|e| e.info.id == *id)?;
+        let old = b.nodes.remove(pos);
+        Self::count_ip(&mut self.per_ip, None, Some(old.info.addr.ip()));
+        Some(old)
+    }
+
+    /// Makes room for `info` under the IP restriction: an entry at the same
+    /// address with another id (the node restarted with a new id) or a bad
+    /// entry of the same IP is removed. Returns false if the IP still holds
+    /// a live entry elsewhere.
+    fn displace_same_ip(&mut self, info: &NodeInfo, now: Instant) -> bool {
+        let ip = info.addr.ip();
+        if self.ip_count(ip) == 0 {
+            return true;
+        }
+        let old = self
+            .entries()
+            .find(|e| e.info.addr.ip() == ip)
+            .map(|e| (e.info, e.state(now, &self.cfg)));
+        match old {
+            Some((old, state)) if old.addr == info.addr || state == NodeState::Bad => {
+                self.remove(&old.id);
+                true
+            }
+            _ => !self.cfg.restrict_routing_ips,
+        }
+    }
+
     fn count_ip(
         per_ip: &mut HashMap<IpAddr, usize>,
         added: Option<IpAddr>,
@@ -250,8 +345,8 @@ impl RoutingTable {
             }
             return InsertOutcome::Updated;
         }
-        if self.ip_count(info.addr.ip()) >= self.cfg.max_nodes_per_ip {
-            return InsertOutcome::Rejected;
+        if self.cfg.restrict_routing_ips && !self.displace_same_ip(&info, now) {
+            return InsertOutcome::RestrictedIp;
         }
         // At most 160 splits can happen; the bound keeps the loop finite.
         for _ in 0..=160 {
@@ -259,10 +354,16 @@ impl RoutingTable {
             let count = self.buckets.len();
             let last = count - 1;
             let (k, cfg) = (self.cfg.k, self.cfg.clone());
+            let allowed = self.ip_allowed(info.addr.ip(), i, false, None);
+            let cache_allowed = self.ip_allowed(info.addr.ip(), i, true, None);
             let Some(b) = self.buckets.get_mut(i) else {
                 return InsertOutcome::Rejected;
             };
             if b.nodes.len() < k {
+                if !allowed {
+                    // Its /24 already has its share of this bucket.
+                    return InsertOutcome::RestrictedIp;
+                }
                 b.replacements.retain(|e| e.info.id != info.id);
                 b.nodes.push(NodeEntry::new(info, now));
                 b.last_changed = now;
@@ -273,6 +374,7 @@ impl RoutingTable {
                 .nodes
                 .iter()
                 .position(|e| e.state(now, &cfg) == NodeState::Bad)
+                .filter(|_| allowed)
             {
                 b.replacements.retain(|e| e.info.id != info.id);
                 if let Some(slot) = b.nodes.get_mut(bad) {
@@ -289,6 +391,9 @@ impl RoutingTable {
             if i == last && count < 160 {
                 self.split_last(now);
                 continue;
+            }
+            if !allowed || !cache_allowed {
+                return InsertOutcome::RestrictedIp;
             }
             b.replacements.retain(|e| e.info.id != info.id);
             if b.replacements.len() >= k {
@@ -328,13 +433,13 @@ impl RoutingTable {
     /// Whether a node `id` at `ip` that answered now would be stored (not a
     /// replacement-cache entry): used to decide whether to ping a stranger.
     pub fn has_room_for(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
-        if *id == self.own_id
-            || self.get(id).is_some()
-            || self.ip_count(ip) >= self.cfg.max_nodes_per_ip
-        {
+        if *id == self.own_id || self.get(id).is_some() {
             return false;
         }
         let i = self.bucket_index(id);
+        if !self.ip_allowed(ip, i, false, None) {
+            return false;
+        }
         let Some(b) = self.buckets.get(i) else {
             return false;
         };
@@ -378,22 +483,25 @@ impl RoutingTable {
         if !bad {
             return;
         }
-        // The newest replacement whose IP still has room takes the slot.
-        let max = self.cfg.max_nodes_per_ip;
-        let per_ip = &mut self.per_ip;
+        // The newest replacement the IP restriction admits in the failed
+        // node's place takes the slot.
+        let candidates: Vec<IpAddr> = b.replacements.iter().map(|r| r.info.addr.ip()).collect();
+        let fits: Vec<bool> = candidates
+            .into_iter()
+            .map(|ip| self.ip_allowed(ip, i, false, Some(id)))
+            .collect();
+        let Some(b) = self.buckets.get_mut(i) else {
+            return;
+        };
         let Some(old_ip) = b.nodes.get(pos).map(|e| e.info.addr.ip()) else {
             return;
         };
-        let fits = |e: &NodeEntry| {
-            let ip = e.info.addr.ip();
-            ip == old_ip || per_ip.get(&ip).copied().unwrap_or(0) < max
-        };
-        if let Some(r) = b.replacements.iter().rposition(fits) {
+        if let Some(r) = fits.iter().rposition(|f| *f) {
             let r = b.replacements.remove(r);
             let new_ip = r.info.addr.ip();
             if let Some(slot) = b.nodes.get_mut(pos) {
                 *slot = r;
-                Self::count_ip(per_ip, Some(new_ip), Some(old_ip));
+                Self::count_ip(&mut self.per_ip, Some(new_ip), Some(old_ip));
             }
             b.last_changed = now;
         }
@@ -474,166 +582,4 @@ impl RoutingTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use std::net::{Ipv4Addr, SocketAddrV4};
-
-    fn node(id: [u8; 20], ip: u32) -> NodeInfo {
-        NodeInfo {
-            id: NodeId(id),
-            addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), 6881)),
-        }
-    }
-
-    fn id_with_first(b: u8) -> [u8; 20] {
-        let mut id = [0u8; 20];
-        id[0] = b;
-        id[19] = b;
-        id
-    }
-
-    #[test]
-    fn own_id_and_duplicates() {
-        let now = Instant::now();
-        let mut t = RoutingTable::new(NodeId([0; 20]), RoutingConfig::default(), now);
-        assert_eq!(t.insert(node([0; 20], 1), now), InsertOutcome::Rejected);
-        assert_eq!(t.insert(node([1; 20], 1), now), InsertOutcome::Added);
-        assert_eq!(t.insert(node([1; 20], 1), now), InsertOutcome::Updated);
-        // Same id, new address: kept at the verified address.
-        assert_eq!(t.insert(node([1; 20], 2), now), InsertOutcome::Rejected);
-        // One entry per IP by default.
-        assert_eq!(t.insert(node([2; 20], 1), now), InsertOutcome::Rejected);
-        assert_eq!(t.len(), 1);
-    }
-
-    #[test]
-    fn far_bucket_fills_then_caches_and_replaces_bad() {
-        let now = Instant::now();
-        let cfg = RoutingConfig::default();
-        let mut t = RoutingTable::new(NodeId([0; 20]), cfg, now);
-        // 0x80.. ids share 0 bits with ours: all go to bucket 0 once split.
-        for i in 0..8u8 {
-            assert_eq!(
-                t.insert(node(id_with_first(0x80 | i), i as u32 + 1), now),
-                InsertOutcome::Added
-            );
-        }
-        let later = now + GOOD_PERIOD;
-        let out = t.insert(node(id_with_first(0x90), 100), later);
-        assert!(
-            matches!(out, InsertOutcome::Cached { ping: Some(_) }),
-            "{out:?}"
-        );
-        assert_eq!(t.bucket(0).unwrap().1.len(), 1);
-        // Two failures make a node bad; the cached node takes its place.
-        let victim = NodeId(id_with_first(0x83));
-        t.failed(&victim, later);
-        assert!(t.get(&victim).is_some());
-        t.failed(&victim, later);
-        assert!(t.get(&victim).is_none());
-        assert!(t.get(&NodeId(id_with_first(0x90))).is_some());
-        assert_eq!(t.len(), 8);
-    }
-
-    #[test]
-    fn states_follow_the_15_minute_rule() {
-        let now = Instant::now();
-        let cfg = RoutingConfig::default();
-        let mut e = NodeEntry::new(node([1; 20], 1), now);
-        assert_eq!(e.state(now, &cfg), NodeState::Good);
-        assert_eq!(e.state(now + GOOD_PERIOD, &cfg), NodeState::Questionable);
-        e.last_query = Some(now + GOOD_PERIOD);
-        assert_eq!(e.state(now + GOOD_PERIOD, &cfg), NodeState::Good);
-        e.failures = 2;
-        assert_eq!(e.state(now, &cfg), NodeState::Bad);
-    }
-
-    #[test]
-    fn refresh_targets_land_in_idle_buckets() {
-        let now = Instant::now();
-        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
-        let mut t = RoutingTable::new(NodeId([0; 20]), RoutingConfig::default(), now);
-        assert!(t.refresh_targets(now, &mut rng).is_empty());
-        let targets = t.refresh_targets(now + GOOD_PERIOD, &mut rng);
-        assert_eq!(targets.len(), 1);
-        assert!(t.refresh_targets(now + GOOD_PERIOD, &mut rng).is_empty());
-        assert_eq!(t.next_refresh(), Some(now + GOOD_PERIOD * 2));
-    }
-
-    #[test]
-    fn closest_is_sorted() {
-        let now = Instant::now();
-        let mut t = RoutingTable::new(NodeId([0; 20]), RoutingConfig::default(), now);
-        for i in 1..=20u8 {
-            t.insert(node(id_with_first(i.wrapping_mul(37)), i as u32), now);
-        }
-        let target = NodeId(id_with_first(0x42));
-        let c = t.closest(&target, 8);
-        assert_eq!(c.len(), 8);
-        assert!(
-            c.windows(2)
-                .all(|w| target.distance(&w[0].id) <= target.distance(&w[1].id))
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn closest_matches_brute_force(own: [u8; 20], ids in proptest::collection::vec(any::<[u8; 20]>(), 0..200), target: [u8; 20], n in 0usize..20) {
-            let now = Instant::now();
-            let mut t = RoutingTable::new(NodeId(own), RoutingConfig::default(), now);
-            for (i, id) in ids.into_iter().enumerate() {
-                let mut id = id;
-                if i % 2 == 0 { id[..2].copy_from_slice(&own[..2]); }
-                t.insert(node(id, i as u32), now);
-            }
-            let target = NodeId(target);
-            let mut all: Vec<NodeInfo> = t.entries().map(|e| e.info).collect();
-            all.sort_by_key(|i| target.distance(&i.id));
-            all.truncate(n);
-            prop_assert_eq!(t.closest(&target, n), all);
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn invariants_hold_under_random_insertions(
-            own: [u8; 20],
-            ops in proptest::collection::vec((any::<[u8; 20]>(), 0u32..64, any::<bool>(), 0u64..2000), 1..400),
-            per_ip in 1usize..4,
-        ) {
-            let start = Instant::now();
-            let cfg = RoutingConfig { max_nodes_per_ip: per_ip, ..RoutingConfig::default() };
-            let own = NodeId(own);
-            let mut t = RoutingTable::new(own, cfg.clone(), start);
-            for (id, ip, fail, secs) in ops {
-                let now = start + Duration::from_secs(secs);
-                // Some ids near ours, so the table splits deeply.
-                let mut id = id;
-                if ip % 3 == 0 { id[..4].copy_from_slice(&own.0[..4]); }
-                let info = node(id, ip);
-                if fail { t.failed(&info.id, now); } else { t.insert(info, now); }
-                let last = t.bucket_count() - 1;
-                let mut seen = std::collections::HashSet::new();
-                let mut per = std::collections::HashMap::new();
-                for i in 0..t.bucket_count() {
-                    let (nodes, repl) = t.bucket(i).unwrap();
-                    prop_assert!(nodes.len() <= cfg.k);
-                    prop_assert!(repl.len() <= cfg.k);
-                    for e in nodes.iter().chain(repl) {
-                        let cpl = own.common_prefix_len(&e.info.id);
-                        prop_assert!(e.info.id != own);
-                        if i < last { prop_assert_eq!(cpl, i); } else { prop_assert!(cpl >= last); }
-                    }
-                    for e in nodes {
-                        prop_assert!(seen.insert(e.info.id), "duplicate id");
-                        *per.entry(e.info.addr.ip()).or_insert(0usize) += 1;
-                    }
-                }
-                prop_assert!(per.values().all(|&n| n <= per_ip));
-                prop_assert_eq!(&per, &t.per_ip, "per-IP counts track the entries");
-                prop_assert!(t.bucket_count() <= 160);
-            }
-        }
-    }
-}
+mod tests;

@@ -212,9 +212,13 @@ pub struct Sim {
 }
 
 /// The simulated address of node `i`: unique per node, never contacted.
+/// Up to 65,536 nodes each get their own /24 (10.a.b.1), as hosts on the
+/// Internet mostly do, so the routing table's per-subnet rule does not
+/// bind on honest simulated nodes.
 pub fn sim_addr(i: usize) -> SocketAddr {
     let i = u32::try_from(i).unwrap_or(u32::MAX) & 0x00ff_ffff;
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 | i), 6881))
+    let ip = 0x0a00_0000 | ((i & 0xffff) << 8) | ((i >> 16) + 1);
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), 6881))
 }
 
 impl Sim {

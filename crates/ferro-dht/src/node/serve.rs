@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::Node;
 use crate::id::{NodeId, NodeInfo};
 use crate::krpc::{self, Body, KrpcError, Message, Query, Response, Want, code};
+use crate::peer_store::StoreOutcome;
 
 impl Node {
     /// Whether a query from `from` may be answered now (rate limit, BEP 43).
@@ -15,13 +16,18 @@ impl Node {
             // BEP 43: read-only nodes do not answer queries.
             return false;
         }
-        match &mut self.limiter {
+        let allowed = match &mut self.limiter {
             Some(l) => l.allow(from.ip(), now),
             None => true,
+        };
+        if !allowed {
+            self.stats.queries_rate_limited += 1;
         }
+        allowed
     }
 
     pub(super) fn send_error(&mut self, to: SocketAddr, tid: Vec<u8>, code: i64, message: &str) {
+        self.stats.errors_sent += 1;
         let msg = Message {
             transaction_id: tid,
             version: self.cfg.version.clone(),
@@ -43,6 +49,7 @@ impl Node {
         q: Query,
         query_len: usize,
     ) {
+        self.stats.queries_received += 1;
         if !self.may_serve(from, now) {
             return;
         }
@@ -77,6 +84,9 @@ impl Node {
                 ..
             } => {
                 if !self.tokens.is_valid(&token, from.ip()) {
+                    // BEP 5: a token not handed to this IP within the last
+                    // two secrets is refused; nothing is stored.
+                    self.stats.bad_tokens += 1;
                     self.send_error(from, tid, code::PROTOCOL, "bad token");
                     return;
                 }
@@ -87,9 +97,18 @@ impl Node {
                     return;
                 }
                 let peer = SocketAddr::new(from.ip(), port);
-                if !self.store.announce(info_hash.into(), peer, now) {
-                    self.send_error(from, tid, code::SERVER, "peer store full");
-                    return;
+                match self.store.announce(info_hash.into(), peer, now) {
+                    StoreOutcome::Refused => {
+                        self.send_error(from, tid, code::SERVER, "peer store full");
+                        return;
+                    }
+                    StoreOutcome::Evicted => {
+                        self.stats.announces_stored += 1;
+                        self.stats.announces_evicted += 1;
+                    }
+                    StoreOutcome::Added | StoreOutcome::Refreshed => {
+                        self.stats.announces_stored += 1;
+                    }
                 }
             }
         }
