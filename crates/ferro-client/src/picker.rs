@@ -10,6 +10,16 @@
 //!   requested from another peer may be requested again (the caller cancels
 //!   the duplicates when the first copy arrives).
 //!
+//! Each piece has a priority (0: not wanted; see [`crate::FilePriority`] for
+//! how file priorities give it): pieces of priority 0 are never picked,
+//! higher priorities come before the order above, and completion, `left()`
+//! and end-game count wanted pieces only, while [`PiecePicker::have`] keeps
+//! every verified piece for seeding. In sequential mode (for streaming) new
+//! pieces are taken in index order, lowest first, within each priority, and
+//! the random first pieces and rarest-first are off: order is what the user
+//! asked for, and peers still spread over the next pieces because each one
+//! takes the lowest piece nobody has started.
+//!
 //! The picker knows nothing of sockets or time: peers are [`PeerKey`]s, the
 //! caller reports what arrived, and randomness comes from the caller's RNG.
 
@@ -26,6 +36,9 @@ pub const RANDOM_FIRST_PIECES: usize = 4;
 
 /// How many peers may be asked for the same block in end-game.
 const MAX_DUPLICATES: usize = 3;
+
+/// The priority of every piece of a new picker ([`crate::FilePriority::Normal`]).
+pub const DEFAULT_PRIORITY: u8 = 4;
 
 /// Identifies a peer connection to the picker.
 pub type PeerKey = u64;
@@ -83,8 +96,16 @@ pub struct PiecePicker {
     have: Bitfield,
     availability: Vec<u32>,
     partial: HashMap<u32, Partial>,
-    /// Pieces neither had nor partial.
+    /// Wanted pieces neither had nor partial.
     untouched: usize,
+    /// Priority of each piece (0: not wanted).
+    priority: Vec<u8>,
+    /// Pieces whose priority is above 0.
+    wanted: Bitfield,
+    /// Wanted pieces not yet verified.
+    wanted_missing: usize,
+    /// Pick new pieces in index order (streaming).
+    sequential: bool,
 }
 
 impl PiecePicker {
@@ -99,6 +120,10 @@ impl PiecePicker {
             availability: vec![0; count],
             partial: HashMap::new(),
             untouched: count,
+            priority: vec![DEFAULT_PRIORITY; count],
+            wanted: Bitfield::full(count),
+            wanted_missing: count,
+            sequential: false,
         }
     }
 
@@ -142,19 +167,21 @@ impl PiecePicker {
             && *req == self.block_request(req.index, req.begin / BLOCK_LEN)
     }
 
-    /// Verified pieces.
+    /// Verified pieces, wanted or not (what we can serve).
     pub fn have(&self) -> &Bitfield {
         &self.have
     }
 
-    /// Whether every piece is verified.
+    /// Whether every wanted piece is verified (see [`has_all`](Self::has_all)
+    /// for every piece).
     pub fn is_complete(&self) -> bool {
-        self.have.all()
+        self.wanted_missing == 0
     }
 
-    /// Bytes of pieces not yet verified.
+    /// Bytes of wanted pieces not yet verified.
     pub fn left(&self) -> u64 {
-        (0..self.piece_count())
+        self.wanted
+            .iter_ones()
             .filter(|&p| !self.have.get(p))
             .map(|p| self.piece_size(p))
             .sum()
@@ -199,18 +226,23 @@ impl PiecePicker {
         self.availability.get(piece as usize).copied().unwrap_or(0)
     }
 
-    /// Whether a peer with `pieces` has something we lack.
+    /// Whether a peer with `pieces` has a wanted piece we lack.
     pub fn is_interesting(&self, pieces: &Bitfield) -> bool {
         pieces
             .as_bytes()
             .iter()
             .zip(self.have.as_bytes())
-            .any(|(theirs, ours)| theirs & !ours != 0)
+            .zip(self.wanted.as_bytes())
+            .any(|((theirs, ours), wanted)| theirs & wanted & !ours != 0)
     }
 
-    /// Whether every block not yet received has been requested (end-game).
+    /// Whether every wanted block not yet received has been requested (end-game).
     pub fn in_end_game(&self) -> bool {
-        self.untouched == 0 && !self.partial.values().any(Partial::has_missing)
+        self.untouched == 0
+            && !self
+                .partial
+                .iter()
+                .any(|(p, part)| self.wanted.get(*p) && part.has_missing())
     }
 
     /// Up to `max` new block requests for `peer`, which has `pieces`.
@@ -226,39 +258,53 @@ impl PiecePicker {
         if max == 0 {
             return out;
         }
-        // 1. Partial pieces the peer has, most advanced first.
-        let mut partials: Vec<(u32, usize)> = self
+        // 1. Wanted partial pieces the peer has: highest priority, then most
+        // advanced (sequential: lowest index) first.
+        let mut partials: Vec<(u8, usize, u32)> = self
             .partial
             .iter()
-            .filter(|(p, part)| pieces.get(**p) && part.has_missing())
+            .filter(|(p, part)| pieces.get(**p) && self.wanted.get(**p) && part.has_missing())
             .map(|(p, part)| {
                 let done = part
                     .state
                     .iter()
                     .filter(|s| **s != BlockState::Missing)
                     .count();
-                (*p, done)
+                let rank = if self.sequential {
+                    0
+                } else {
+                    usize::MAX - done
+                };
+                (u8::MAX - self.piece_priority(*p), rank, *p)
             })
             .collect();
-        partials.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (piece, _) in partials {
+        partials.sort_unstable();
+        for (_, _, piece) in partials {
             self.take_missing(peer, piece, max, &mut out);
             if out.len() >= max {
                 return out;
             }
         }
-        // 2. New pieces: random at first, then rarest first.
+        // 2. New wanted pieces, highest priority first: random at first, then
+        // rarest first (sequential: lowest index first).
         if self.untouched > 0 {
             let random_first = self.have.count_ones() < RANDOM_FIRST_PIECES;
-            let mut candidates: Vec<(u32, u32, u32)> = (0..self.piece_count())
+            let sequential = self.sequential;
+            let mut candidates: Vec<(u8, u32, u32, u32)> = self
+                .wanted
+                .iter_ones()
                 .filter(|&p| pieces.get(p) && !self.have.get(p) && !self.partial.contains_key(&p))
                 .map(|p| {
+                    let prio = u8::MAX - self.piece_priority(p);
+                    if sequential {
+                        return (prio, 0, 0, p);
+                    }
                     let rarity = if random_first {
                         0
                     } else {
                         self.availability(p)
                     };
-                    (rarity, rng.random::<u32>(), p)
+                    (prio, rarity, rng.random::<u32>(), p)
                 })
                 .collect();
             // Only the best few pieces can be used: partial selection, O(n).
@@ -269,7 +315,7 @@ impl PiecePicker {
                 candidates.truncate(wanted);
             }
             candidates.sort_unstable();
-            for (_, _, piece) in candidates {
+            for (_, _, _, piece) in candidates {
                 self.partial
                     .insert(piece, Partial::new(self.block_count(piece)));
                 self.untouched -= 1;
@@ -283,7 +329,7 @@ impl PiecePicker {
         if out.is_empty() && self.in_end_game() {
             let mut dupes: Vec<(usize, u32, u32, u32)> = Vec::new();
             for (&piece, part) in &self.partial {
-                if !pieces.get(piece) {
+                if !pieces.get(piece) || !self.wanted.get(piece) {
                     continue;
                 }
                 for (b, (state, by)) in part.state.iter().zip(&part.requested_by).enumerate() {
@@ -383,15 +429,19 @@ impl PiecePicker {
         if piece >= self.piece_count() || self.have.get(piece) {
             return;
         }
-        if self.partial.remove(&piece).is_none() {
+        let wanted = self.wanted.get(piece);
+        if self.partial.remove(&piece).is_none() && wanted {
             self.untouched = self.untouched.saturating_sub(1);
+        }
+        if wanted {
+            self.wanted_missing = self.wanted_missing.saturating_sub(1);
         }
         self.have.set(piece, true);
     }
 
     /// Piece `piece` failed its hash check: download it again from scratch.
     pub fn piece_failed(&mut self, piece: u32) {
-        if self.partial.remove(&piece).is_some() {
+        if self.partial.remove(&piece).is_some() && self.wanted.get(piece) {
             self.untouched += 1;
         }
     }
@@ -401,6 +451,8 @@ impl PiecePicker {
         self.partial.len()
     }
 }
+
+mod priority;
 
 #[cfg(test)]
 mod tests;
