@@ -11,114 +11,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::Result;
 use crate::swarm::{
-    Guard, MIB, create_torrent, free_port, in_scratch_dir, release_ferro, size_arg, start_tracker,
+    Guard, MIB, create_torrent, download, field, finish, free_port, in_scratch_dir, release_ferro,
+    sha256s, size_arg, start_tracker, write_payload,
 };
-use crate::{Result, run_output};
-
-fn write_payload(dir: &Path, size: u64) -> Result {
-    let p = dir.join("payload");
-    std::fs::create_dir_all(p.join("sub")).map_err(|e| e.to_string())?;
-    let sizes = [
-        ("a.bin", size / 3 + 12_345),
-        ("empty.txt", 0),
-        ("sub/b.bin", size / 2 + 777),
-        ("sub/c.bin", size - size / 3 - 12_345 - size / 2 - 777),
-    ];
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for (name, len) in sizes {
-        let mut buf = vec![0u8; len as usize];
-        for chunk in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        std::fs::write(p.join(name), buf).map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-fn sha256s(dir: &Path) -> Result<String> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.join("payload")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(|e| e.to_string())? {
-            let p = e.map_err(|e| e.to_string())?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut out = String::new();
-    for f in files {
-        let line = run_output(Command::new("sha256sum").arg(&f))?;
-        let hash = line
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let rel = f.strip_prefix(dir).map_err(|e| e.to_string())?;
-        out.push_str(&format!("{hash}  {}\n", rel.display()));
-    }
-    Ok(out)
-}
-
-/// A number field of a JSON line, without a JSON parser.
-fn field(line: &str, name: &str) -> Option<u64> {
-    let key = format!("\"{name}\":");
-    let rest = &line[line.find(&key)? + key.len()..];
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn download(bin: &Path, torrent: &Path, out: &Path, extra: &[&str]) -> Result<Child> {
-    Command::new(bin)
-        .arg("download")
-        .arg(torrent)
-        .arg("-o")
-        .arg(out)
-        .args(["--port", "0", "--json", "--no-dht"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start ferro download: {e}"))
-}
-
-/// Waits for a download to exit 0 and returns its last JSON line.
-fn finish(mut child: Child, what: &str, timeout: Duration) -> Result<String> {
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(|l| l.ok())
-            .last()
-            .unwrap_or_default()
-    });
-    let start = Instant::now();
-    // Bounded by `timeout`.
-    loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            let last = reader.join().unwrap_or_default();
-            return if status.success() {
-                Ok(last)
-            } else {
-                Err(format!("{what} failed: {status}; last line {last}"))
-            };
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            return Err(format!("{what} did not finish in {timeout:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 pub fn run(args: &[String]) -> Result {
     let size = size_arg(args, 64)?;

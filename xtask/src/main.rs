@@ -5,6 +5,9 @@
 //!   `#[ignore]`d in `cargo test`), prints a table and `N passed, N failed`.
 //! - `cargo xtask fuzz [--seconds N | --minutes N] [--corpus-out DIR] [TARGET...]`: runs every cargo-fuzz
 //!   target (or those named) for the given time each, on stable (`-s none`).
+//! - `cargo xtask chaos [--rounds N] [--mib N] [--seed S] [--debug]`: a leecher killed with
+//!   SIGKILL at seeded random moments and restarted N times must lose no
+//!   verified piece, download none twice, and end with the seed's sha256.
 //! - `cargo xtask install-clients`: only the Debian packages interop needs.
 //! - `cargo xtask bench [CRATE]`: the criterion benches.
 //! - `cargo xtask dht-sim --nodes N`: ferro-dht's simulator of N nodes with virtual time.
@@ -14,6 +17,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 mod bench_swarm;
+mod chaos;
 mod dht_sim;
 mod e2e;
 mod fuzz;
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
         "install-clients" => interop::install_clients(),
         "fuzz" => fuzz::run(rest),
         "e2e" => e2e::run(rest),
+        "chaos" => chaos::run(rest),
         "bench-swarm" => bench_swarm::run(rest),
         "bench" => bench(rest),
         "dht-sim" => dht_sim::run(rest),
@@ -57,6 +62,8 @@ const HELP: &str = "usage: cargo xtask <task>
   install-clients                       install the Debian packages interop needs
   bench-swarm [--mib N]                 1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers
   e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume
+  chaos [--rounds N] [--mib N] [--seed S] [--debug]
+                                        SIGKILL a leecher at random moments (download, recheck) N times (20); it must finish intact
   fuzz [--seconds N|--minutes N] [--corpus-out DIR] [T..]
                                         run every fuzz target (default 20 s each)
   bench [CRATE]                         criterion benchmarks (all crates, or one)

@@ -27,7 +27,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    DhtConfig, Error, Event, InfoHash, LookupId, LookupStats, Node, NodeId, NodeInfo, SavedState,
+    DhtConfig, Error, Event, InfoHash, LookupId, LookupStats, Node, NodeId, NodeInfo, NodeStats,
+    SavedState,
 };
 
 enum Command {
@@ -40,6 +41,7 @@ enum Command {
     ),
     Announce(InfoHash, Option<u16>, oneshot::Sender<LookupStats>),
     Snapshot(oneshot::Sender<Vec<NodeInfo>>),
+    Stats(oneshot::Sender<(NodeStats, usize)>),
     Shutdown(oneshot::Sender<SavedState>),
 }
 
@@ -162,6 +164,14 @@ impl Dht {
         rx.await.map_err(|_| Error::Shutdown)
     }
 
+    /// The node's counters ([`NodeStats`]) and the number of torrents in
+    /// its peer store.
+    pub async fn stats(&self) -> Result<(NodeStats, usize), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Stats(tx)).await?;
+        rx.await.map_err(|_| Error::Shutdown)
+    }
+
     /// Writes our id and the routing table to `path`.
     pub async fn save(&self, path: &Path) -> Result<(), Error> {
         let state = SavedState {
@@ -228,6 +238,9 @@ async fn run(mut node: Node, socket: UdpSocket, mut rx: mpsc::Receiver<Command>)
                     }
                     Some(Command::Snapshot(tx)) => {
                         let _ = tx.send(node.routing_table().entries().map(|e| e.info).collect());
+                    }
+                    Some(Command::Stats(tx)) => {
+                        let _ = tx.send((node.stats(), node.peer_store().len()));
                     }
                     Some(Command::Shutdown(tx)) => {
                         let _ = tx.send(node.save_state());

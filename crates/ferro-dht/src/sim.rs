@@ -6,6 +6,12 @@
 //! find_node lookups against the true closest node, then announces an
 //! info-hash from one node and looks it up from others.
 //!
+//! With [`SimConfig::attackers`] > 0, that many sybil ids on one IP address
+//! (see [`SYBIL_IP`]) sit next to the announced info-hash and lie to every
+//! lookup that reaches them; the report then shows how many honest get_peers
+//! still found the announcer, with the IP restriction as configured in
+//! [`SimConfig::dht`] (`routing.restrict_routing_ips`).
+//!
 //! ```
 //! let report = ferro_dht::sim::run(&ferro_dht::sim::SimConfig { nodes: 50, ..Default::default() });
 //! assert_eq!(report.get_peers_found, report.get_peers_tried);
@@ -25,7 +31,15 @@ use crate::InfoHash;
 use crate::config::DhtConfig;
 use crate::id::NodeId;
 use crate::lookup::{LookupId, LookupStats};
-use crate::node::{Event, Node};
+use crate::node::{Event, Node, Transmit};
+
+mod sybil;
+pub use sybil::SYBIL_IP;
+use sybil::Sybils;
+
+/// Honest nodes each sybil pings to make itself known: the ones closest to
+/// the target, as an attacker who crawled the network would pick.
+const SYBIL_REACH: usize = 64;
 
 /// Simulation settings.
 #[derive(Clone, Debug)]
@@ -50,6 +64,9 @@ pub struct SimConfig {
     /// bootstrap, before the measurements: their routing-table entries
     /// elsewhere go stale and must be failed and replaced.
     pub churn: f64,
+    /// Sybil node ids on one IP address around the announced info-hash
+    /// (0: no attack).
+    pub attackers: usize,
     /// Node settings (bootstrap routers are ignored).
     pub dht: DhtConfig,
 }
@@ -66,6 +83,7 @@ impl Default for SimConfig {
             lookups: 100,
             get_peers: 20,
             churn: 0.0,
+            attackers: 0,
             dht: DhtConfig {
                 bootstrap_nodes: Vec::new(),
                 ..DhtConfig::default()
@@ -113,6 +131,14 @@ pub struct SimReport {
     pub get_peers_tried: usize,
     /// Of them, those that found the announcing peer.
     pub get_peers_found: usize,
+    /// Sybil ids in the attack (0: none).
+    pub attackers: usize,
+    /// Routing-table entries of honest nodes that are sybils, summed.
+    pub sybil_table_entries: usize,
+    /// Honest nodes with at least one sybil in their routing table.
+    pub nodes_with_sybils: usize,
+    /// `announce_peer` queries the sybils swallowed.
+    pub sybil_announces: u64,
 }
 
 impl fmt::Display for SimReport {
@@ -162,7 +188,18 @@ impl fmt::Display for SimReport {
             f,
             "get_peers found announcer  {}/{}",
             self.get_peers_found, self.get_peers_tried
-        )
+        )?;
+        if self.attackers > 0 {
+            write!(
+                f,
+                "\nsybils (one IP)            {} ids; {} table entries in {} honest nodes; {} announces swallowed",
+                self.attackers,
+                self.sybil_table_entries,
+                self.nodes_with_sybils,
+                self.sybil_announces
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -209,6 +246,12 @@ pub struct Sim {
     datagrams: u64,
     dropped: u64,
     done: HashMap<(usize, LookupId), Event>,
+    /// The attacker (no ids when there is no attack); datagram destinations
+    /// past the last node index are sybils.
+    sybils: Sybils,
+    sybil_index: HashMap<SocketAddr, usize>,
+    /// While [`Sim::inject`] runs: what the node sends outside the simulation.
+    outside: Option<Vec<Transmit>>,
 }
 
 /// The simulated address of node `i`: unique per node, never contacted.
@@ -252,6 +295,66 @@ impl Sim {
             datagrams: 0,
             dropped: 0,
             done: HashMap::new(),
+            sybils: Sybils::new(0, NodeId([0; 20]), &mut StdRng::seed_from_u64(0)),
+            sybil_index: HashMap::new(),
+            outside: None,
+        }
+    }
+
+    /// Hands node `i` a datagram from `from`, an address outside the
+    /// simulation (a test's attacker), at the current time; returns what the
+    /// node sent to addresses outside the simulation in response.
+    pub fn inject(&mut self, i: usize, from: SocketAddr, payload: &[u8]) -> Vec<Transmit> {
+        self.outside = Some(Vec::new());
+        self.with_node(i, |n, now| n.handle_datagram(now, from, payload));
+        self.outside.take().unwrap_or_default()
+    }
+
+    /// Queues `payload` from `from` to node or sybil `to`, with loss and latency.
+    fn send(&mut self, from: SocketAddr, to: usize, payload: Vec<u8>) {
+        self.datagrams += 1;
+        if self.offline.get(to).copied().unwrap_or(false)
+            || (self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss.clamp(0.0, 1.0)))
+        {
+            self.dropped += 1;
+            return;
+        }
+        let jitter = self.cfg.jitter.mul_f64(self.rng.random::<f64>());
+        self.seq += 1;
+        self.net.push(Reverse(Datagram {
+            at: self.now + self.cfg.latency + jitter,
+            seq: self.seq,
+            to,
+            from,
+            payload,
+        }));
+    }
+
+    /// Sets up `count` sybils around `target`; each pings the honest nodes
+    /// closest to it.
+    fn attack(&mut self, count: usize, target: NodeId) {
+        self.sybils = Sybils::new(count, target, &mut self.rng);
+        let base = self.nodes.len();
+        self.sybil_index = self
+            .sybils
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(j, n)| (n.addr, base + j))
+            .collect();
+        let mut near: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.is_online(*i))
+            .collect();
+        near.sort_by_key(|i| self.nodes.get(*i).map(|n| target.distance(&n.id())));
+        near.truncate(SYBIL_REACH);
+        for j in 0..count {
+            let from = self.sybils.nodes.get(j).map(|n| n.addr);
+            for &i in &near {
+                let tid = self.rng.random();
+                if let (Some(from), Some(ping)) = (from, self.sybils.ping(j, tid)) {
+                    self.send(from, i, ping);
+                }
+            }
         }
     }
 
@@ -278,42 +381,39 @@ impl Sim {
             return;
         };
         let from = self.addrs.get(i).copied().unwrap_or_else(|| sim_addr(i));
+        let mut out = Vec::new();
         while let Some(t) = node.poll_transmit() {
-            self.datagrams += 1;
-            let Some(&to) = self.index.get(&t.to) else {
-                self.dropped += 1;
-                continue;
-            };
-            if self.offline.get(to).copied().unwrap_or(true) {
-                self.dropped += 1;
-                continue;
-            }
-            if self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss.clamp(0.0, 1.0)) {
-                self.dropped += 1;
-                continue;
-            }
-            let jitter = self.cfg.jitter.mul_f64(self.rng.random::<f64>());
-            self.seq += 1;
-            self.net.push(Reverse(Datagram {
-                at: self.now + self.cfg.latency + jitter,
-                seq: self.seq,
-                to,
-                from,
-                payload: t.payload,
-            }));
+            out.push(t);
         }
-        while let Some(ev) = node.poll_event() {
+        let events: Vec<Event> = std::iter::from_fn(|| node.poll_event()).collect();
+        let deadline = node.poll_timeout();
+        for t in out {
+            match self
+                .index
+                .get(&t.to)
+                .or_else(|| self.sybil_index.get(&t.to))
+            {
+                Some(&to) => self.send(from, to, t.payload),
+                None => {
+                    self.datagrams += 1;
+                    match &mut self.outside {
+                        Some(o) => o.push(t),
+                        None => self.dropped += 1,
+                    }
+                }
+            }
+        }
+        for ev in events {
             if let Event::LookupDone { lookup, .. } = &ev {
                 self.done.insert((i, *lookup), ev);
             }
         }
         // Most datagrams leave the deadline as it was: push only a new one.
-        let t = node.poll_timeout();
         if let Some(slot) = self.scheduled.get_mut(i)
-            && *slot != t
+            && *slot != deadline
         {
-            *slot = t;
-            if let Some(t) = t {
+            *slot = deadline;
+            if let Some(t) = deadline {
                 self.timers.push(Reverse((t, i)));
             }
         }
@@ -333,11 +433,17 @@ impl Sim {
         }
         self.now = self.now.max(next);
         if net_at == Some(next) {
-            if let Some(Reverse(d)) = self.net.pop()
-                && let Some(node) = self.nodes.get_mut(d.to)
-            {
-                node.handle_datagram(self.now, d.from, &d.payload);
-                self.flush(d.to);
+            if let Some(Reverse(d)) = self.net.pop() {
+                if let Some(node) = self.nodes.get_mut(d.to) {
+                    node.handle_datagram(self.now, d.from, &d.payload);
+                    self.flush(d.to);
+                } else if let Some(j) = d.to.checked_sub(self.nodes.len())
+                    && let Some(reply) = self.sybils.answer(j, &d.payload)
+                    && let Some(&back) = self.index.get(&d.from)
+                    && let Some(me) = self.sybils.nodes.get(j).map(|n| n.addr)
+                {
+                    self.send(me, back, reply);
+                }
             }
         } else if let Some(Reverse((t, i))) = self.timers.pop()
             && self.offline.get(i).is_some_and(|o| !o)
@@ -426,6 +532,23 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     }
     let settle = sim.now + Duration::from_secs(30);
     sim.run_until(settle);
+    // The attack's target is drawn apart, so runs without one stay as they were.
+    let attack_target = InfoHash(StdRng::seed_from_u64(cfg.seed ^ 0x5b11_0000).random());
+    if cfg.attackers > 0 {
+        sim.attack(cfg.attackers, attack_target.into());
+        let settle = sim.now + Duration::from_secs(30);
+        sim.run_until(settle);
+        report.attackers = cfg.attackers;
+        for n in &sim.nodes {
+            let held = n
+                .routing_table()
+                .entries()
+                .filter(|e| e.info.addr.ip() == SYBIL_IP)
+                .count();
+            report.sybil_table_entries += held;
+            report.nodes_with_sybils += usize::from(held > 0);
+        }
+    }
     let sizes: Vec<usize> = sim.nodes.iter().map(|n| n.routing_table().len()).collect();
     // Churn: some nodes leave; the rest must notice and route around them.
     let leaving = ((n - 1) as f64 * cfg.churn.clamp(0.0, 1.0)) as usize;
@@ -493,6 +616,11 @@ pub fn run(cfg: &SimConfig) -> SimReport {
 
     // Announce from one node, look the info-hash up from others.
     let info_hash = InfoHash(sim.rng.random());
+    let info_hash = if cfg.attackers > 0 {
+        attack_target
+    } else {
+        info_hash
+    };
     let announcer = pick(&mut sim);
     let port = 51413;
     if let Some(lid) = sim.with_node(announcer, |node, now| {
@@ -520,6 +648,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
             report.get_peers_found += 1;
         }
     }
+    report.sybil_announces = sim.sybils.announces_swallowed;
     report.datagrams = sim.datagrams;
     report.dropped = sim.dropped;
     report.virtual_time = sim.now.saturating_duration_since(sim.start);
