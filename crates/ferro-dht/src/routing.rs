@@ -430,14 +430,21 @@ impl RoutingTable {
         self.buckets.push(new);
     }
 
-    /// Whether a node `id` at `ip` that answered now would be stored (not a
-    /// replacement-cache entry): used to decide whether to ping a stranger.
-    pub fn has_room_for(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
+    /// Whether a node `id` at `addr` that answered now would be stored (not
+    /// a replacement-cache entry): used to decide whether to ping a stranger.
+    /// A new id at the address of an entry would replace it: worth a ping.
+    pub fn has_room_for(&self, id: &NodeId, addr: SocketAddr, now: Instant) -> bool {
         if *id == self.own_id || self.get(id).is_some() {
             return false;
         }
+        if self.cfg.restrict_routing_ips
+            && self.ip_count(addr.ip()) > 0
+            && self.entries().any(|e| e.info.addr == addr)
+        {
+            return true;
+        }
         let i = self.bucket_index(id);
-        if !self.ip_allowed(ip, i, false, None) {
+        if !self.ip_allowed(addr.ip(), i, false, None) {
             return false;
         }
         let Some(b) = self.buckets.get(i) else {

@@ -158,7 +158,7 @@ impl Node {
         if self.pinging.contains(&addr) || self.pending.len() >= self.cfg.max_pending / 2 {
             return false;
         }
-        self.table.has_room_for(id, addr.ip(), now)
+        self.table.has_room_for(id, addr, now)
     }
 }
 
