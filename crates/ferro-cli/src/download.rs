@@ -50,6 +50,9 @@ pub(crate) struct Common {
     /// Announce to this tracker too (repeatable).
     #[arg(long, value_name = "URL")]
     tracker: Vec<String>,
+    /// Fetch pieces from this web seed too (BEP 19 HTTP URL; repeatable).
+    #[arg(long, value_name = "URL")]
+    web_seed: Vec<String>,
     /// Most peer connections.
     #[arg(long, value_name = "N", default_value_t = 50)]
     max_peers: usize,
@@ -69,7 +72,9 @@ pub(crate) struct Common {
     #[arg(long, conflicts_with = "dht_bootstrap")]
     no_dht: bool,
     /// Bootstrap the DHT from this node instead of the public routers
-    /// (repeatable; e.g. 127.0.0.1:6881 for a local swarm).
+    /// (repeatable; e.g. 127.0.0.1:6881 for a local swarm). When every
+    /// bootstrap node is on loopback, the DHT's per-IP defences are off, since
+    /// all nodes of a local swarm share one IP.
     #[arg(long, value_name = "HOST:PORT")]
     dht_bootstrap: Vec<String>,
 }
@@ -98,8 +103,16 @@ impl Common {
         let mut o = DhtOptions::default();
         if !self.dht_bootstrap.is_empty() {
             o.bootstrap_nodes = self.dht_bootstrap.clone();
-            // Every node of a local swarm shares one IP.
-            o.node = DhtOptions::loopback([]).node;
+            // Every node of a local swarm shares one IP: the routing table's
+            // one-node-per-IP rule and the per-IP rate limit would keep them
+            // apart. Any bootstrap node elsewhere keeps the defences on.
+            let loopback = |h: &String| match h.parse::<SocketAddr>() {
+                Ok(a) => a.ip().is_loopback(),
+                Err(_) => h.rsplit_once(':').is_some_and(|(host, _)| host == "localhost"),
+            };
+            if self.dht_bootstrap.iter().all(loopback) {
+                o.node = DhtOptions::loopback([]).node;
+            }
         }
         Some(o)
     }
@@ -124,6 +137,7 @@ impl Common {
         let mut add = AddTorrent::new(torrent, dir);
         add.peers = self.peers()?;
         add.extra_trackers = self.tracker.clone();
+        add.web_seeds = self.web_seed.clone();
         Ok(add)
     }
 
@@ -132,6 +146,7 @@ impl Common {
         let mut magnet: ferro_magnet::MagnetLink =
             uri.parse().map_err(|e| format!("{uri}: {e}"))?;
         magnet.trackers.extend(self.tracker.iter().cloned());
+        magnet.web_seeds.extend(self.web_seed.iter().cloned());
         let mut add = AddMagnet::new(magnet, dir);
         add.peers = self.peers()?;
         Ok(add)
@@ -316,6 +331,8 @@ impl Display {
                 "peers": s.peers_connected,
                 "peers_known": s.peers_known,
                 "peers_from_pex": s.peers_from_pex,
+                "web_seeds": s.web_seeds,
+                "downloaded_from_web_seeds": s.downloaded_from_web_seeds,
             })),
         }
     }
@@ -442,6 +459,7 @@ impl Display {
                 "verified_bytes": s.verified_bytes, "total_bytes": s.total_length,
                 "downloaded": s.downloaded, "uploaded": s.uploaded, "seconds": secs,
                 "complete": s.pieces_have == s.piece_count,
+                "downloaded_from_web_seeds": s.downloaded_from_web_seeds,
             })),
             _ => {
                 let _ = crate::output::print(&format!(

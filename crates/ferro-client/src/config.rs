@@ -58,6 +58,8 @@ pub struct Config {
     /// The Mainline DHT (BEP 5). `None` (the default here; the CLI turns it
     /// on with [`DhtOptions::default`](crate::DhtOptions)): no DHT node.
     pub dht: Option<crate::DhtOptions>,
+    /// Web seeds (BEP 19): HTTP client, backoff, run sizes (default: on).
+    pub web_seeds: crate::WebSeedConfig,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             pex: true,
             pex_interval: Duration::from_secs(60),
             dht: None,
+            web_seeds: crate::WebSeedConfig::default(),
         }
     }
 }

@@ -44,6 +44,11 @@ pub struct TorrentStats {
     pub peers_known: usize,
     /// Known peer addresses first learned through PEX (BEP 11).
     pub peers_from_pex: usize,
+    /// Web seeds (BEP 19) in use: added and not dropped for corrupt data.
+    pub web_seeds: usize,
+    /// Payload bytes received from web seeds in this session (also counted
+    /// in `downloaded`).
+    pub downloaded_from_web_seeds: u64,
     /// Pieces that failed their hash check.
     pub hash_failures: u32,
     /// The error that stopped the torrent, if any.

@@ -114,6 +114,13 @@ impl TorrentHandle {
         self.shared.add_known(addrs);
     }
 
+    /// Adds web seed URLs (BEP 19) and starts fetching from each new one
+    /// (a URL already known is ignored).
+    pub fn add_web_seeds<S: Into<String>>(&self, urls: impl IntoIterator<Item = S>) {
+        let urls: Vec<String> = urls.into_iter().map(Into::into).collect();
+        crate::webseed::start(&self.shared, &self.session.web_client, &urls);
+    }
+
     /// Disconnects every peer and stops making connections until [`resume`](Self::resume).
     pub fn pause(&self) {
         let mut st = self.shared.lock();
@@ -294,6 +301,10 @@ pub(crate) async fn add_torrent(
         d.spawn_torrent(&shared);
     }
     tokio::spawn(torrent_task(shared.clone(), add.use_resume));
+    // Web seeds (BEP 19): the torrent's url-list, then the caller's (magnet ws=, --web-seed).
+    let mut web_seeds = add.metainfo.web_seeds.clone();
+    web_seeds.extend(add.web_seeds.iter().cloned());
+    crate::webseed::start(&shared, &inner.web_client, &web_seeds);
     Ok(handle)
 }
 

@@ -8,6 +8,9 @@
 //!   [`storage::Storage`] (pieces over files, positional IO, parallel
 //!   hashing), one task per peer over ferro-wire's codec, a tit-for-tat
 //!   choker, a BEP 12 announcer, and [`resume`] data.
+//! - Web seeds (BEP 19, [`WebSeedConfig`]): one task per `url-list` /
+//!   magnet `ws=` / [`AddTorrent::web_seeds`] URL fetches runs of whole
+//!   pieces the picker reserves for it, into the same hash-and-write path.
 //!
 //! ```no_run
 //! use ferro_client::{AddTorrent, Config, Session};
@@ -48,6 +51,7 @@ pub mod selection;
 mod session;
 pub mod storage;
 mod torrent;
+mod webseed;
 
 pub use config::Config;
 pub use dht::DhtOptions;
@@ -59,3 +63,4 @@ pub use magnet::{AddMagnet, torrent_path};
 pub use pex::PeerSource;
 pub use selection::{FilePriority, FileProgress};
 pub use session::{AddTorrent, Session};
+pub use webseed::WebSeedConfig;

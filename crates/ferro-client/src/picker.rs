@@ -20,6 +20,10 @@
 //! asked for, and peers still spread over the next pieces because each one
 //! takes the lowest piece nobody has started.
 //!
+//! Web seeds (BEP 19) are peers with every piece that fetch whole pieces:
+//! [`PiecePicker::reserve_web_seed_run`] hands one a run of untouched pieces
+//! that peers then never pick (outside end-game).
+//!
 //! The picker knows nothing of sockets or time: peers are [`PeerKey`]s, the
 //! caller reports what arrived, and randomness comes from the caller's RNG.
 
@@ -451,6 +455,8 @@ impl PiecePicker {
         self.partial.len()
     }
 }
+
+mod web_seed;
 
 mod priority;
 

@@ -36,6 +36,9 @@ pub struct AddTorrent {
     pub no_trackers: bool,
     /// Read and write resume data (default true).
     pub use_resume: bool,
+    /// Web seed URLs (BEP 19) to use besides the torrent's `url-list`, e.g.
+    /// a magnet link's `ws=` or `ferro download --web-seed`.
+    pub web_seeds: Vec<String>,
 }
 
 impl AddTorrent {
@@ -48,6 +51,7 @@ impl AddTorrent {
             extra_trackers: Vec::new(),
             no_trackers: false,
             use_resume: true,
+            web_seeds: Vec::new(),
         }
     }
 
@@ -60,6 +64,12 @@ impl AddTorrent {
     /// Adds a tracker URL.
     pub fn tracker(mut self, url: impl Into<String>) -> Self {
         self.extra_trackers.push(url.into());
+        self
+    }
+
+    /// Adds a web seed URL (BEP 19).
+    pub fn web_seed(mut self, url: impl Into<String>) -> Self {
+        self.web_seeds.push(url.into());
         self
     }
 }
@@ -75,6 +85,8 @@ pub(crate) struct SessionInner {
     pub upload_limit: Option<Arc<RateLimiter>>,
     /// The DHT node, when [`Config::dht`] is set.
     pub dht: Option<crate::dht::SessionDht>,
+    /// The HTTP client of every torrent's web seeds (one pool, one limit per host).
+    pub web_client: ferro_webseed::WebSeedClient,
 }
 
 /// A BitTorrent session: listens for peers and runs torrents. Cheap to clone.
@@ -131,6 +143,8 @@ impl Session {
             Some(o) => Some(crate::dht::SessionDht::start(o, listen_addr).await?),
             None => None,
         };
+        let web_client = ferro_webseed::WebSeedClient::new(config.web_seeds.client.clone())
+            .map_err(|e| Error::Internal(format!("web seed HTTP client: {e}")))?;
         let inner = Arc::new(SessionInner {
             download_limit: config.download_limit.map(|r| Arc::new(RateLimiter::new(r))),
             upload_limit: config.upload_limit.map(|r| Arc::new(RateLimiter::new(r))),
@@ -141,6 +155,7 @@ impl Session {
             stop,
             session_peers: Arc::new(AtomicU64::new(0)),
             dht,
+            web_client,
         });
         tokio::spawn(accept_loop(inner.clone(), listener));
         Ok(Session { inner })
@@ -309,6 +324,7 @@ pub(crate) fn new_shared(
             next_key: 1,
             download_rate: Default::default(),
             upload_rate: Default::default(),
+            web: crate::webseed::WebSeedState::new(inner.config.web_seeds.health.clone()),
         }),
         events,
         downloaded: AtomicU64::new(0),

@@ -217,3 +217,284 @@ proptest::proptest! {
         proptest::prop_assert_eq!(received.len() as u32, blocks);
     }
 }
+
+// ---- Web seeds (BEP 19): a peer with every piece, fetching whole pieces ----
+
+/// The web seed's key in these tests (peers use small numbers).
+const WS: PeerKey = 1000;
+
+fn reserved(p: &PiecePicker, seed: PeerKey) -> Vec<u32> {
+    (0..p.piece_count())
+        .filter(|&i| p.is_reserved_for(seed, i))
+        .collect()
+}
+
+#[test]
+fn web_seed_reserves_a_contiguous_run_peers_never_pick() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let n = 12;
+    let mut p = PiecePicker::new(
+        2 * u64::from(BLOCK_LEN),
+        u64::from(n) * 2 * u64::from(BLOCK_LEN),
+    );
+    let run = p.reserve_web_seed_run(WS, 5, |_| true, &mut rng).unwrap();
+    assert_eq!(run.len(), 5);
+    assert_eq!(reserved(&p, WS), run.clone().collect::<Vec<_>>());
+    assert!(!p.in_end_game());
+    // A peer with every piece takes everything else, never a reserved block.
+    let mut got = std::collections::HashSet::new();
+    for _ in 0..20 {
+        if p.in_end_game() {
+            break;
+        }
+        for r in p.pick(1, &full(n), 4, &mut rng) {
+            assert!(
+                !run.contains(&r.index),
+                "peer got reserved piece {}",
+                r.index
+            );
+            got.insert(r.index);
+        }
+    }
+    assert_eq!(got.len(), (n - 5) as usize);
+    // Peers now in end-game may duplicate the web seed's blocks.
+    assert!(p.in_end_game());
+    let dup = p.pick(2, &full(n), 100, &mut rng);
+    assert!(dup.iter().any(|r| run.contains(&r.index)));
+}
+
+#[test]
+fn web_seed_never_takes_pieces_peers_started() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let n = 10;
+    let mut p = PiecePicker::new(
+        4 * u64::from(BLOCK_LEN),
+        u64::from(n) * 4 * u64::from(BLOCK_LEN),
+    );
+    // Peers start pieces 0..4 (one block each, most blocks still missing).
+    let started: Vec<u32> = (1..=4)
+        .map(|k| p.pick(k, &only(n, &[k as u32 - 1]), 1, &mut rng)[0].index)
+        .collect();
+    assert_eq!(started, [0, 1, 2, 3]);
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        taken.extend(p.reserve_web_seed_run(WS, 3, |_| true, &mut rng).unwrap());
+    }
+    taken.sort_unstable();
+    assert_eq!(taken, [4, 5, 6, 7, 8, 9]);
+    // Peers are not in end-game (pieces 0..4 have missing blocks) and get
+    // none of the web seed's pieces.
+    assert!(!p.in_end_game());
+    let more = p.pick(1, &full(n), 100, &mut rng);
+    assert!(!more.is_empty());
+    assert!(more.iter().all(|r| r.index < 4), "{more:?}");
+    // Every piece is started: the web seed's end-game may now take one of
+    // the peers' pieces, one at a time, never one it already holds.
+    let dup = p.reserve_web_seed_run(WS, 3, |_| true, &mut rng).unwrap();
+    assert_eq!(dup.len(), 1);
+    assert!(dup.start < 4);
+}
+
+#[test]
+fn web_seed_prefers_pieces_peers_lack_then_long_runs_then_rarest() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let n = 20;
+    let mut p = PiecePicker::new(u64::from(BLOCK_LEN), u64::from(n) * u64::from(BLOCK_LEN));
+    // Peers have 0..15; nobody has 15..20.
+    p.add_availability(&only(n, &(0..15).collect::<Vec<_>>()));
+    let run = p.reserve_web_seed_run(WS, 8, |_| true, &mut rng).unwrap();
+    assert_eq!(run, 15..20, "pieces peers lack come first");
+
+    // Among pieces peers have: the longer free run wins over a rarer short one.
+    let mut p = PiecePicker::new(u64::from(BLOCK_LEN), u64::from(n) * u64::from(BLOCK_LEN));
+    p.add_availability(&full(n));
+    p.add_availability(&only(n, &(3..20).collect::<Vec<_>>()));
+    // Have 1 and 2 and 8: free runs are [0], [3..8), [9..20).
+    p.set_have(&only(n, &[1, 2, 8]));
+    let run = p.reserve_web_seed_run(WS, 4, |_| true, &mut rng).unwrap();
+    assert_eq!(run.len(), 4, "{run:?}");
+    // With runs of one piece, the rarest (piece 0: on one peer) wins.
+    let one = p
+        .reserve_web_seed_run(WS + 1, 1, |_| true, &mut rng)
+        .unwrap();
+    assert_eq!(one, 0..1);
+}
+
+#[test]
+fn web_seed_runs_respect_what_the_seed_can_serve() {
+    let mut rng = StdRng::seed_from_u64(14);
+    let n = 10;
+    let mut p = PiecePicker::new(u64::from(BLOCK_LEN), u64::from(n) * u64::from(BLOCK_LEN));
+    // The seed answers 404 for the file holding pieces 4..6.
+    let serves = |i: u32| !(4..6).contains(&i);
+    let mut taken = Vec::new();
+    while let Some(run) = p.reserve_web_seed_run(WS, 10, serves, &mut rng) {
+        assert!(run.clone().all(serves));
+        taken.extend(run);
+        assert!(taken.len() <= 8);
+    }
+    assert_eq!(taken.len(), 8);
+    // Pieces 4 and 5 are left to peers.
+    let mut rest: Vec<u32> = p
+        .pick(1, &full(n), 10, &mut rng)
+        .iter()
+        .map(|r| r.index)
+        .collect();
+    rest.sort_unstable();
+    assert_eq!(rest, [4, 5]);
+}
+
+#[test]
+fn released_reservation_goes_back_to_everyone() {
+    let mut rng = StdRng::seed_from_u64(15);
+    let n = 3;
+    let mut p = PiecePicker::new(u64::from(BLOCK_LEN), u64::from(n) * u64::from(BLOCK_LEN));
+    let run = p.reserve_web_seed_run(WS, 3, |_| true, &mut rng).unwrap();
+    assert_eq!(run, 0..3);
+    assert!(p.reserve_web_seed_run(WS, 3, |_| true, &mut rng).is_none());
+    assert_eq!(p.partial_pieces(), 3);
+    for i in run {
+        p.release_web_seed_piece(WS, i);
+    }
+    assert_eq!(p.partial_pieces(), 0);
+    assert!(reserved(&p, WS).is_empty());
+    assert!(!p.in_end_game());
+    assert_eq!(p.pick(1, &full(n), 10, &mut rng).len(), 3);
+}
+
+#[test]
+fn web_seed_piece_completes_and_cancels_end_game_duplicates() {
+    let mut rng = StdRng::seed_from_u64(16);
+    let mut p = PiecePicker::new(2 * u64::from(BLOCK_LEN), 2 * 2 * u64::from(BLOCK_LEN));
+    let run = p.reserve_web_seed_run(WS, 2, |_| true, &mut rng).unwrap();
+    assert_eq!(run, 0..2);
+    // End-game: a peer duplicates one block of piece 1.
+    let dup = p.pick(7, &only(2, &[1]), 1, &mut rng);
+    assert_eq!(dup.len(), 1);
+    assert_eq!(
+        p.web_seed_piece_received(WS, 0),
+        BlockOutcome::New {
+            others: vec![],
+            piece_complete: true
+        }
+    );
+    assert_eq!(
+        p.web_seed_piece_received(WS, 1),
+        BlockOutcome::New {
+            others: vec![7],
+            piece_complete: true
+        }
+    );
+    // The peer's late copy and a second web copy are not needed.
+    assert_eq!(p.block_received(7, &dup[0]), BlockOutcome::Unneeded);
+    assert_eq!(p.web_seed_piece_received(WS, 1), BlockOutcome::Unneeded);
+    p.piece_verified(0);
+    p.piece_verified(1);
+    assert!(p.is_complete());
+    assert_eq!(p.web_seed_piece_received(WS, 1), BlockOutcome::Unneeded);
+}
+
+#[test]
+fn web_seed_in_end_game_duplicates_the_least_advanced_piece() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut p = PiecePicker::new(2 * u64::from(BLOCK_LEN), 2 * 2 * u64::from(BLOCK_LEN));
+    // A slow peer holds both pieces; one block of piece 0 has arrived.
+    let reqs = p.pick(1, &full(2), 10, &mut rng);
+    assert_eq!(reqs.len(), 4);
+    let first0 = reqs.iter().find(|r| r.index == 0 && r.begin == 0).unwrap();
+    assert!(matches!(
+        p.block_received(1, first0),
+        BlockOutcome::New { .. }
+    ));
+    let run = p.reserve_web_seed_run(WS, 4, |_| true, &mut rng).unwrap();
+    assert_eq!(run, 1..2, "fewest blocks received");
+    let run = p.reserve_web_seed_run(WS, 4, |_| true, &mut rng).unwrap();
+    assert_eq!(run, 0..1);
+    assert!(p.reserve_web_seed_run(WS, 4, |_| true, &mut rng).is_none());
+    // The web copy of piece 0 completes it; the slow peer's request is cancelled.
+    assert_eq!(
+        p.web_seed_piece_received(WS, 0),
+        BlockOutcome::New {
+            others: vec![1],
+            piece_complete: true
+        }
+    );
+    // Releasing piece 1 leaves the slow peer's requests in place.
+    p.release_web_seed_piece(WS, 1);
+    assert!(!p.is_reserved_for(WS, 1));
+    assert_eq!(p.partial_pieces(), 2);
+    assert!(p.pick(2, &full(2), 10, &mut rng).len() <= 2);
+}
+
+proptest::proptest! {
+    /// Web seeds and peers together: outside end-game no block is ever asked
+    /// of both a web seed and a peer, and the torrent completes.
+    #[test]
+    fn web_seeds_and_peers_never_overlap_outside_end_game(
+        pieces in 1u32..40,
+        seed in 0u64..1000,
+        steps in proptest::collection::vec((0usize..4, 1u32..6, proptest::bool::weighted(0.15)), 1..300),
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut p = PiecePicker::new(2 * u64::from(BLOCK_LEN), u64::from(pieces) * 2 * u64::from(BLOCK_LEN));
+        let n = p.piece_count();
+        p.add_availability(&full(n));
+        let mut peer_out: Vec<BlockRequest> = Vec::new();
+        let mut web_out: Vec<Vec<u32>> = vec![Vec::new(); 2];
+        for (who, k, fail) in steps {
+            if p.is_complete() { break; }
+            match who {
+                0 | 1 => {
+                    let end_game = p.untouched == 0;
+                    if let Some(run) = p.reserve_web_seed_run(WS + who as u64, k, |_| true, &mut rng) {
+                        for i in run.clone() {
+                            if !end_game {
+                                proptest::prop_assert!(!peer_out.iter().any(|r| r.index == i));
+                            }
+                        }
+                        web_out[who].extend(run);
+                    }
+                    if let Some(i) = web_out[who].pop() {
+                        if fail {
+                            p.release_web_seed_piece(WS + who as u64, i);
+                        } else if let BlockOutcome::New { others, .. } = p.web_seed_piece_received(WS + who as u64, i) {
+                            if others.contains(&1) { peer_out.retain(|r| r.index != i); }
+                            p.piece_verified(i);
+                        }
+                    }
+                }
+                _ => {
+                    let end_game = p.in_end_game();
+                    for r in p.pick(1, &full(n), k as usize, &mut rng) {
+                        if !end_game {
+                            proptest::prop_assert!(!web_out.iter().flatten().any(|&i| i == r.index));
+                        }
+                        peer_out.push(r);
+                    }
+                    if let Some(r) = peer_out.pop() {
+                        if fail {
+                            p.cancel(1, &r);
+                        } else if let BlockOutcome::New { piece_complete: true, .. } = p.block_received(1, &r) {
+                            p.piece_verified(r.index);
+                        }
+                    }
+                }
+            }
+        }
+        // Then the web seed 0 alone finishes (the others give up), bounded.
+        for i in std::mem::take(&mut web_out[1]) { p.release_web_seed_piece(WS + 1, i); }
+        for r in std::mem::take(&mut peer_out) { p.cancel(1, &r); }
+        for _ in 0..10_000 {
+            if p.is_complete() { break; }
+            if let Some(run) = p.reserve_web_seed_run(WS, 3, |_| true, &mut rng) {
+                web_out[0].extend(run);
+            }
+            if let Some(i) = web_out[0].pop()
+                && let BlockOutcome::New { .. } = p.web_seed_piece_received(WS, i)
+            {
+                p.piece_verified(i);
+            }
+        }
+        proptest::prop_assert!(p.is_complete());
+    }
+}
