@@ -17,6 +17,8 @@ const PACKAGES: &[&str] = &[
     "aria2",
     "opentracker",
     "nginx-light",
+    "transmission-daemon",
+    "transmission-cli",
 ];
 
 pub fn install_clients() -> Result {
@@ -60,14 +62,63 @@ pub fn install_clients() -> Result {
 
 pub fn run(args: &[String]) -> Result {
     let install = !args.iter().any(|a| a == "--no-install");
+    let only_matrix = args.iter().any(|a| a == "--matrix-only");
+    let skip_matrix = args.iter().any(|a| a == "--tests-only");
+    let mib = crate::swarm::size_arg(args, 32)? / crate::swarm::MIB;
     let filter = args
         .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
+        .enumerate()
+        .find(|(i, a)| {
+            let after_mib = *i > 0 && args.get(i - 1).is_some_and(|p| p == "--mib");
+            !(a.starts_with("--") || after_mib)
+        })
+        .map(|(_, a)| a.clone())
         .unwrap_or_default();
     if install {
         install_clients()?;
     }
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    if !skip_matrix {
+        // FERRO_BIN: an already built `ferro` (iterating on the matrix itself).
+        let ferro = match std::env::var_os("FERRO_BIN") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => crate::swarm::release_ferro()?,
+        };
+        crate::swarm::in_scratch_dir("interop-matrix", |work| {
+            rows = crate::matrix::run(&ferro, work, &filter, mib)?;
+            Ok(())
+        })?;
+    }
+    if !only_matrix {
+        rows.extend(rust_tests(&filter)?);
+    }
+    if rows.is_empty() {
+        return Err(format!("no interop case matches {filter:?}"));
+    }
+    crate::matrix::print_table(&rows);
+    let failed = rows
+        .iter()
+        .filter(|r| matches!(r.outcome, crate::matrix::Outcome::Fail))
+        .count();
+    let na = rows
+        .iter()
+        .filter(|r| matches!(r.outcome, crate::matrix::Outcome::NotApplicable))
+        .count();
+    println!(
+        "{} passed, {failed} failed ({na} not applicable) in {:.0} s",
+        rows.len() - failed - na,
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        Err(format!("{failed} interop case(s) failed"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The workspace's ignored `interop_*` Rust tests, each run on its own, as rows.
+fn rust_tests(filter: &str) -> Result<Vec<crate::matrix::Row>> {
     // Build once, then list the ignored tests of every test binary.
     run_status(cargo().args(["test", "--workspace", "--all-features", "--no-run", "-q"]))?;
     let list = run_output(cargo().args([
@@ -88,13 +139,10 @@ pub fn run(args: &[String]) -> Result {
                 .next()
                 .is_some_and(|n| n.starts_with("interop_"))
         })
-        .filter(|name| name.contains(filter.as_str()))
+        .filter(|name| name.contains(filter))
         .collect();
     cases.sort();
     cases.dedup();
-    if cases.is_empty() {
-        return Err("no interop_* tests found".into());
-    }
     let mut rows = Vec::new();
     for case in &cases {
         println!("=== {case}");
@@ -114,26 +162,19 @@ pub fn run(args: &[String]) -> Result {
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        rows.push((case.clone(), ok, start.elapsed().as_secs_f64()));
+        rows.push(crate::matrix::Row {
+            case: case.clone(),
+            client: "(Rust test)".into(),
+            direction: "-".into(),
+            outcome: if ok {
+                crate::matrix::Outcome::Pass
+            } else {
+                crate::matrix::Outcome::Fail
+            },
+            secs: start.elapsed().as_secs_f64(),
+            mbps: None,
+            note: String::new(),
+        });
     }
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10).max(10);
-    println!(
-        "\n{:<width$}  {:<6} {:>8}",
-        "interop case", "result", "secs"
-    );
-    for (case, ok, secs) in &rows {
-        println!(
-            "{:<width$}  {:<6} {:>8.1}",
-            case,
-            if *ok { "PASS" } else { "FAIL" },
-            secs
-        );
-    }
-    let failed = rows.iter().filter(|r| !r.1).count();
-    println!("{} passed, {} failed", rows.len() - failed, failed);
-    if failed > 0 {
-        Err(format!("{failed} interop case(s) failed"))
-    } else {
-        Ok(())
-    }
+    Ok(rows)
 }

@@ -22,6 +22,7 @@ mod dht_sim;
 mod e2e;
 mod fuzz;
 mod interop;
+mod matrix;
 mod swarm;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -58,7 +59,10 @@ fn main() -> ExitCode {
 }
 
 const HELP: &str = "usage: cargo xtask <task>
-  interop [--no-install] [FILTER]       interop tests against real clients (libtorrent, aria2, opentracker, ...)
+  interop [--no-install] [--mib N] [--matrix-only|--tests-only] [FILTER]
+                                        the interop matrix against real clients (libtorrent,
+                                        Transmission, aria2c, opentracker, nginx) and the
+                                        ignored interop_* tests; a table and N passed, N failed
   install-clients                       install the Debian packages interop needs
   bench-swarm [--mib N]                 1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers
   e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume

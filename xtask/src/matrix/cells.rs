@@ -1,0 +1,532 @@
+//! The list of matrix cells and what each case does; the machinery that
+//! starts and checks the parties is in `cases.rs`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::cases::{self, Party, Transfer, Who, http_announce, transfer};
+use super::dht_node::BootstrapNode;
+use super::party::{self, Find, json_u64, local};
+use super::{Client, Ctx, Direction, Measured};
+use crate::Result;
+use crate::swarm::free_port;
+
+/// What runs one cell.
+pub type RunCell = Box<dyn Fn(&Ctx) -> Result<Measured>>;
+
+/// One cell of the matrix.
+pub struct Cell {
+    pub case: &'static str,
+    pub client: &'static str,
+    pub direction: String,
+    /// Why the client cannot do this case, when it cannot.
+    pub not_applicable: Option<&'static str>,
+    pub run: RunCell,
+}
+
+const CLIENTS: [Client; 3] = [Client::Libtorrent, Client::Transmission, Client::Aria2];
+const DIRECTIONS: [Direction; 2] = [Direction::ToFerro, Direction::FromFerro];
+
+fn label(c: Client, d: Direction) -> String {
+    match d {
+        Direction::ToFerro => format!("{} → ferro", c.name()),
+        Direction::FromFerro => format!("ferro → {}", c.name()),
+    }
+}
+
+type CaseFn = fn(&Ctx, Client, Direction) -> Result<Measured>;
+
+/// Every cell, in the order they run.
+pub fn cells() -> Vec<Cell> {
+    let cases: [(&'static str, CaseFn); 6] = [
+        ("HTTP tracker", http_tracker),
+        ("UDP tracker", udp_tracker),
+        ("magnet x.pe", magnet),
+        ("padding (BEP 47)", padding),
+        ("DHT only", dht),
+        ("PEX discovery", pex),
+    ];
+    let mut v = Vec::new();
+    for (case, f) in cases {
+        for c in CLIENTS {
+            for d in DIRECTIONS {
+                v.push(Cell {
+                    case,
+                    client: c.name(),
+                    direction: label(c, d),
+                    not_applicable: not_applicable(case, c, d),
+                    run: Box::new(move |ctx| f(ctx, c, d)),
+                });
+            }
+        }
+    }
+    v.push(Cell {
+        case: "web seed",
+        client: "nginx",
+        direction: "nginx → ferro".into(),
+        not_applicable: None,
+        run: Box::new(|ctx| web_seed(ctx, None)),
+    });
+    for c in CLIENTS {
+        v.push(Cell {
+            case: "web seed",
+            client: c.name(),
+            direction: format!("nginx → {} (ferro's torrent)", c.name()),
+            not_applicable: None,
+            run: Box::new(move |ctx| web_seed(ctx, Some(c))),
+        });
+    }
+    v.push(Cell {
+        case: "swarm",
+        client: "all",
+        direction: "libtorrent → ferro×2, transmission, aria2c".into(),
+        not_applicable: None,
+        run: Box::new(swarm),
+    });
+    v
+}
+
+/// Cases a client cannot do, and why (each checked on this machine).
+fn not_applicable(case: &str, c: Client, d: Direction) -> Option<&'static str> {
+    match (case, c, d) {
+        ("DHT only", Client::Transmission, Direction::FromFerro) => Some(
+            "Transmission 3.00 never dials 127.0.0.0/8 peers it hears of (DHT, PEX, tracker, x.pe), so it cannot find Ferro on loopback by DHT",
+        ),
+        ("DHT only", Client::Transmission, Direction::ToFerro) => Some(
+            "Transmission 3.00's DHT bootstraps from dht.transmissionbt.com (tr-dht.c) when it knows few nodes: a public host tests must not contact",
+        ),
+        ("PEX discovery", Client::Transmission, Direction::FromFerro) => Some(
+            "Transmission 3.00 never dials 127.0.0.0/8 peers it learns by PEX, so a Ferro peer it hears of cannot be reached",
+        ),
+        _ => None,
+    }
+}
+
+fn torrent_path(row: &Path) -> PathBuf {
+    row.join("t.torrent")
+}
+
+fn plain(torrent: &Path) -> Box<dyn Fn(u16, u16) -> Result<String>> {
+    let t = torrent.display().to_string();
+    Box::new(move |_, _| Ok(t.clone()))
+}
+
+/// Ferro dials a leecher that cannot dial (Transmission, aria2c with no tracker).
+fn needs_dial(c: Client, d: Direction) -> bool {
+    d == Direction::FromFerro && c != Client::Libtorrent
+}
+
+fn http_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    let row = ctx.row_dir("http-tracker")?;
+    let (_tracker, http, _) = party::ferro_tracker(&ctx.ferro)?;
+    let t = torrent_path(&row);
+    let hash = party::ferro_create(
+        &ctx.ferro,
+        &ctx.single.root,
+        &t,
+        &[http_announce(http)],
+        &[],
+        false,
+    )?;
+    let spec = Transfer {
+        source: plain(&t),
+        torrent: t,
+        payload: &ctx.single,
+        finds: Box::new(|_, _| (Find::default(), Find::default())),
+        tracker: Some((http, hash)),
+    };
+    let (m, _, _) = transfer(ctx, c, d, &row, &spec)?;
+    Ok(m)
+}
+
+fn udp_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    let row = ctx.row_dir("udp-tracker")?;
+    let (tcp, udp) = (free_port()?, party::free_udp_port()?);
+    let t = torrent_path(&row);
+    let url = format!("udp://{}/announce", local(udp));
+    let hash = party::ferro_create(&ctx.ferro, &ctx.single.root, &t, &[url], &[], false)?;
+    let _ot = party::opentracker(&row, std::slice::from_ref(&hash), tcp, udp)?;
+    // aria2c speaks UDP trackers only over its DHT socket ("udp is not
+    // supported yet" otherwise): its DHT is on, told only a loopback node.
+    let boot = match c {
+        Client::Aria2 => Some(BootstrapNode::start()?),
+        _ => None,
+    };
+    let node = boot.as_ref().map(|b| b.port);
+    let spec = Transfer {
+        source: plain(&t),
+        torrent: t,
+        payload: &ctx.single,
+        finds: Box::new(move |_, _| {
+            let client = Find {
+                dht_node: node,
+                ..Find::default()
+            };
+            match d {
+                Direction::ToFerro => (client, Find::default()),
+                Direction::FromFerro => (Find::default(), client),
+            }
+        }),
+        tracker: Some((tcp, hash)),
+    };
+    let (mut m, _, _) = transfer(ctx, c, d, &row, &spec)?;
+    m.note = match c {
+        Client::Aria2 => "opentracker, UDP (BEP 15); aria2c's UDP tracker needs its DHT on (loopback node only)",
+        _ => "opentracker, UDP (BEP 15)",
+    }
+    .into();
+    Ok(m)
+}
+
+fn magnet(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    let row = ctx.row_dir("magnet")?;
+    let t = torrent_path(&row);
+    party::ferro_create(&ctx.ferro, &ctx.single.root, &t, &[], &[], false)?;
+    let ferro = ctx.ferro.clone();
+    let tt = t.clone();
+    let dial = needs_dial(c, d);
+    let spec = Transfer {
+        source: Box::new(move |seed_port, _| party::magnet(&ferro, &tt, &[local(seed_port)])),
+        torrent: t,
+        payload: &ctx.single,
+        finds: Box::new(move |_, leech_port| {
+            let mut s = Find::default();
+            if dial {
+                s.peers.push(local(leech_port));
+            }
+            (s, Find::default())
+        }),
+        tracker: None,
+    };
+    let (mut m, _, _) = transfer(ctx, c, d, &row, &spec)?;
+    if dial {
+        m.note = format!(
+            "{} ignores x.pe on loopback; Ferro's seeder dials it",
+            c.name()
+        );
+    }
+    Ok(m)
+}
+
+fn padding(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    // libtorrent's torrent for libtorrent's rows, Ferro's for the others and
+    // for libtorrent's rows a second run with Ferro's: both creators, both ways.
+    let creators: &[&str] = if c == Client::Libtorrent {
+        &["libtorrent", "ferro"]
+    } else {
+        &["ferro"]
+    };
+    let mut total = Measured {
+        secs: 0.0,
+        bytes: 0,
+        note: String::new(),
+    };
+    for creator in creators {
+        let row = ctx.row_dir("padding")?;
+        let (_tracker, http, _) = party::ferro_tracker(&ctx.ferro)?;
+        let t = torrent_path(&row);
+        let url = http_announce(http);
+        let hash = if *creator == "libtorrent" {
+            party::lt_create(&ctx.multi.root, &t, &[url], true)?;
+            party::info_hash(&ctx.ferro, &t)?
+        } else {
+            party::ferro_create(&ctx.ferro, &ctx.multi.root, &t, &[url], &[], true)?
+        };
+        let info = crate::run_output(std::process::Command::new(&ctx.ferro).arg("info").arg(&t))?;
+        if !info.contains(".pad") && !info.contains("padding") {
+            return Err(format!("{creator}'s torrent has no padding file: {info}"));
+        }
+        let spec = Transfer {
+            source: plain(&t),
+            torrent: t,
+            payload: &ctx.multi,
+            finds: Box::new(|_, _| (Find::default(), Find::default())),
+            tracker: Some((http, hash)),
+        };
+        let (m, _, _) = transfer(ctx, c, d, &row, &spec)?;
+        total.secs += m.secs;
+        total.bytes += m.bytes;
+    }
+    total.note = format!(
+        "torrents by {}; ferro wrote no padding file",
+        creators.join(" and ")
+    );
+    Ok(total)
+}
+
+fn dht(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    let row = ctx.row_dir("dht")?;
+    let boot = BootstrapNode::start()?;
+    let t = torrent_path(&row);
+    party::ferro_create(&ctx.ferro, &ctx.single.root, &t, &[], &[], false)?;
+    let ferro = ctx.ferro.clone();
+    let tt = t.clone();
+    let node = boot.port;
+    let spec = Transfer {
+        // A bare magnet link: info-hash and name only, no peer, no tracker.
+        source: Box::new(move |_, _| party::magnet(&ferro, &tt, &[])),
+        torrent: t,
+        payload: &ctx.single,
+        finds: Box::new(move |_, _| {
+            let f = Find {
+                dht_node: Some(node),
+                ..Find::default()
+            };
+            (f.clone(), f)
+        }),
+        tracker: None,
+    };
+    let (mut m, _, _) = transfer(ctx, c, d, &row, &spec)?;
+    m.note = "bare magnet; one loopback bootstrap node (ferro-dht)".into();
+    Ok(m)
+}
+
+/// PEX: the leecher is told one peer only and must learn a second from it.
+///
+/// Ferro leeching: client A seeds; Ferro seeder Y dials A; Ferro leecher X is
+/// told only A and must hear of Y in A's ut_pex. Client leeching: Ferro
+/// seeders X and Y (Y dials X); the client reaches X only and must dial Y
+/// after X's ut_pex (Y sees it connect); X's upload is limited so the
+/// transfer outlasts the exchange.
+fn pex(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    let row = ctx.row_dir("pex")?;
+    let t = torrent_path(&row);
+    let data = &ctx.single.parent;
+    party::ferro_create(&ctx.ferro, &ctx.single.root, &t, &[], &[], false)?;
+    let (a_port, y_port, l_port) = (free_port()?, free_port()?, free_port()?);
+    let out = row.join("leech");
+    match d {
+        Direction::ToFerro => {
+            let _a = cases::seed(
+                ctx,
+                Who::Client(c),
+                &t,
+                data,
+                a_port,
+                &Find::default(),
+                &row,
+            )?;
+            let to_a = Find {
+                peers: vec![local(a_port)],
+                ..Find::default()
+            };
+            let _y = party::ferro_seed(&ctx.ferro, &t, data, y_port, &to_a)?;
+            std::thread::sleep(Duration::from_millis(500));
+            let start = Instant::now();
+            let mut x = party::ferro_download(
+                &ctx.ferro,
+                &t.display().to_string(),
+                &out,
+                l_port,
+                &to_a,
+                Some(120),
+            )?;
+            x.wait_line(cases::TRANSFER_TIMEOUT, |l| l.contains("\"completed\""))?;
+            let secs = start.elapsed().as_secs_f64();
+            party::verify(&out, &ctx.single.files)?;
+            if party::ferro_pex_peers(&x) == 0 {
+                x.wait_line(Duration::from_secs(90), |l| {
+                    json_u64(l, "peers_from_pex").is_some_and(|n| n > 0)
+                })
+                .map_err(|e| format!("ferro learned no peer from {}'s PEX: {e}", c.name()))?;
+            }
+            Ok(Measured {
+                secs,
+                bytes: ctx.single.bytes,
+                note: format!("ferro learned its second seeder from {}'s ut_pex", c.name()),
+            })
+        }
+        Direction::FromFerro => {
+            let mut x_find = Find::default();
+            if c != Client::Libtorrent {
+                x_find.peers.push(local(l_port));
+            }
+            let x_port = a_port;
+            let mut xc = std::process::Command::new(&ctx.ferro);
+            xc.arg("seed").arg(&t).arg(data);
+            xc.args(["--port", &x_port.to_string(), "--json", "--no-dht"]);
+            xc.args(["--upload-limit", "2M"]);
+            for p in &x_find.peers {
+                xc.args(["--peer", p]);
+            }
+            let _x = party::Proc::spawn("ferro seed X", xc)?;
+            party::wait_port(x_port, Duration::from_secs(30))?;
+            let to_x = Find {
+                peers: vec![local(x_port)],
+                ..Find::default()
+            };
+            let mut y = party::ferro_seed(&ctx.ferro, &t, data, y_port, &to_x)?;
+            std::thread::sleep(Duration::from_millis(500));
+            let start = Instant::now();
+            let source = t.display().to_string();
+            let mut l = match c {
+                Client::Libtorrent => {
+                    cases::leech(ctx, Who::Client(c), &source, &out, l_port, &to_x, &row)?
+                }
+                _ => cases::leech(
+                    ctx,
+                    Who::Client(c),
+                    &source,
+                    &out,
+                    l_port,
+                    &Find::default(),
+                    &row,
+                )?,
+            };
+            cases::wait_done(&mut l, cases::TRANSFER_TIMEOUT)?;
+            let secs = start.elapsed().as_secs_f64();
+            party::verify(&out, &ctx.single.files)?;
+            // Y was dialed by the client only if it heard of Y by PEX.
+            y.drain();
+            let y_peers = y
+                .seen
+                .iter()
+                .filter_map(|l| json_u64(l, "peers"))
+                .max()
+                .unwrap_or(0);
+            let lt_pex = match &mut l {
+                Party::Lt(p) => {
+                    p.drain();
+                    p.seen
+                        .iter()
+                        .any(|s| s == &format!("PEX {}", local(y_port)))
+                }
+                _ => false,
+            };
+            if y_peers < 2 && !lt_pex {
+                return Err(format!(
+                    "{} completed but never connected to the peer Ferro's ut_pex told it of",
+                    c.name()
+                ));
+            }
+            Ok(Measured {
+                secs,
+                bytes: ctx.single.bytes,
+                note: format!(
+                    "{} dialed the Ferro seeder it learned from Ferro's ut_pex",
+                    c.name()
+                ),
+            })
+        }
+    }
+}
+
+/// Web seed (BEP 19) on nginx: a torrent made by `ferro create -w`,
+/// downloaded from nginx alone by Ferro (`client` None) or by a client.
+fn web_seed(ctx: &Ctx, client: Option<Client>) -> Result<Measured> {
+    let row = ctx.row_dir("webseed")?;
+    let (_nginx, port) = party::nginx(&row, &ctx.single.parent)?;
+    let t = torrent_path(&row);
+    let url = format!("http://{}/", local(port));
+    party::ferro_create(&ctx.ferro, &ctx.single.root, &t, &[], &[url], false)?;
+    let out = row.join("leech");
+    let source = t.display().to_string();
+    let who = client.map_or(Who::Ferro, Who::Client);
+    let start = Instant::now();
+    let mut l = cases::leech(
+        ctx,
+        who,
+        &source,
+        &out,
+        free_port()?,
+        &Find::default(),
+        &row,
+    )?;
+    cases::wait_done(&mut l, cases::TRANSFER_TIMEOUT)?;
+    let secs = start.elapsed().as_secs_f64();
+    party::verify(&out, &ctx.single.files)?;
+    Ok(Measured {
+        secs,
+        bytes: ctx.single.bytes,
+        note: "no peer at all: nginx only (Range requests)".into(),
+    })
+}
+
+/// Ferro's tracker, a libtorrent seeder, and four leechers at once: two
+/// Ferro (they keep seeding), aria2c and Transmission; every copy checked.
+fn swarm(ctx: &Ctx) -> Result<Measured> {
+    let row = ctx.row_dir("swarm")?;
+    let (_tracker, http, _) = party::ferro_tracker(&ctx.ferro)?;
+    let t = torrent_path(&row);
+    let hash = party::ferro_create(
+        &ctx.ferro,
+        &ctx.single.root,
+        &t,
+        &[http_announce(http)],
+        &[],
+        false,
+    )?;
+    let source = t.display().to_string();
+    let none = Find::default();
+    let tr_port = free_port()?;
+    let start = Instant::now();
+    // Transmission first: it never dials, the others find it by the tracker.
+    let mut tr = cases::leech(
+        ctx,
+        Who::Client(Client::Transmission),
+        &source,
+        &row.join("tr"),
+        tr_port,
+        &none,
+        &row,
+    )?;
+    party::wait_announced(http, &hash, false, Duration::from_secs(30))?;
+    let _seed = cases::seed(
+        ctx,
+        Who::Client(Client::Libtorrent),
+        &t,
+        &ctx.single.parent,
+        free_port()?,
+        &none,
+        &row,
+    )?;
+    let mut ferros = Vec::new();
+    for i in 0..2 {
+        let dir = row.join(format!("ferro{i}"));
+        ferros.push(party::ferro_download(
+            &ctx.ferro,
+            &source,
+            &dir,
+            free_port()?,
+            &none,
+            Some(120),
+        )?);
+    }
+    let mut aria = cases::leech(
+        ctx,
+        Who::Client(Client::Aria2),
+        &source,
+        &row.join("aria2"),
+        free_port()?,
+        &none,
+        &row,
+    )?;
+    for f in &mut ferros {
+        f.wait_line(cases::TRANSFER_TIMEOUT, |l| l.contains("\"completed\""))?;
+    }
+    cases::wait_done(&mut aria, cases::TRANSFER_TIMEOUT)?;
+    cases::wait_done(&mut tr, cases::TRANSFER_TIMEOUT)?;
+    let secs = start.elapsed().as_secs_f64();
+    for d in ["ferro0", "ferro1", "aria2", "tr"] {
+        party::verify(&row.join(d), &ctx.single.files)?;
+    }
+    let uploaded: u64 = ferros
+        .iter_mut()
+        .map(|f| {
+            f.drain();
+            f.seen
+                .iter()
+                .filter_map(|l| json_u64(l, "uploaded"))
+                .max()
+                .unwrap_or(0)
+        })
+        .sum();
+    Ok(Measured {
+        secs,
+        bytes: 4 * ctx.single.bytes,
+        note: format!(
+            "4 leechers, identical sha256; the Ferro leechers uploaded {:.1} MB; MB/s is the swarm's total",
+            uploaded as f64 / 1e6
+        ),
+    })
+}

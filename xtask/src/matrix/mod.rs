@@ -1,0 +1,167 @@
+//! The interop matrix: the release `ferro` binary against libtorrent 2.x
+//! (python3-libtorrent), Transmission 3.00 (transmission-daemon over its
+//! JSON-RPC) and aria2c 1.36, one row per case, client and direction,
+//! with the time and MB/s of the transfer and every copy checked by sha256.
+//!
+//! Cases: HTTP tracker (`ferro tracker`), UDP tracker (opentracker), magnet
+//! with `x.pe`, DHT only, PEX discovery, web seed (nginx), a multi-file
+//! torrent with BEP 47 padding files (made by libtorrent and by
+//! `ferro create --pad`), and a swarm of every client at once.
+//! Where a client cannot do a case, the row says N/A and why.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::Result;
+
+mod cases;
+mod cells;
+mod dht_node;
+mod party;
+mod transmission;
+
+/// A third-party client of the matrix.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Client {
+    Libtorrent,
+    Transmission,
+    Aria2,
+}
+
+impl Client {
+    pub fn name(self) -> &'static str {
+        match self {
+            Client::Libtorrent => "libtorrent",
+            Client::Transmission => "transmission",
+            Client::Aria2 => "aria2c",
+        }
+    }
+}
+
+/// Which way the payload flows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Direction {
+    /// Ferro leeches from the client.
+    ToFerro,
+    /// The client leeches from Ferro.
+    FromFerro,
+}
+
+/// One matrix cell's result.
+pub enum Outcome {
+    Pass,
+    Fail,
+    NotApplicable,
+}
+
+/// One printed row.
+pub struct Row {
+    pub case: String,
+    pub client: String,
+    pub direction: String,
+    pub outcome: Outcome,
+    pub secs: f64,
+    pub mbps: Option<f64>,
+    pub note: String,
+}
+
+/// What a passing case measured.
+pub struct Measured {
+    /// Seconds from the leecher's start to its completion.
+    pub secs: f64,
+    /// Payload bytes the measured leecher(s) verified.
+    pub bytes: u64,
+    pub note: String,
+}
+
+/// What every case gets: the binary, its scratch dir, the payloads.
+pub struct Ctx {
+    pub ferro: PathBuf,
+    pub work: PathBuf,
+    /// A single file (`single/payload.bin`) and its sha256.
+    pub single: cases::Payload,
+    /// A multi-file tree with odd sizes and an empty file (`multi/...`).
+    pub multi: cases::Payload,
+    next: std::cell::Cell<usize>,
+}
+
+impl Ctx {
+    /// A fresh directory for one row.
+    pub fn row_dir(&self, name: &str) -> Result<PathBuf> {
+        let n = self.next.get();
+        self.next.set(n + 1);
+        let d = self.work.join(format!("{n:02}-{name}"));
+        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+        Ok(d)
+    }
+}
+
+/// Runs every matrix cell whose label contains `filter`; returns the rows.
+pub fn run(ferro: &Path, work: &Path, filter: &str, mib: u64) -> Result<Vec<Row>> {
+    let ctx = Ctx {
+        ferro: ferro.to_path_buf(),
+        work: work.to_path_buf(),
+        single: cases::Payload::single(work, mib)?,
+        multi: cases::Payload::multi(work, mib)?,
+        next: std::cell::Cell::new(0),
+    };
+    let mut rows = Vec::new();
+    for cell in cells::cells() {
+        let label = format!("{} {} {}", cell.case, cell.client, cell.direction);
+        if !label.contains(filter) {
+            continue;
+        }
+        println!("=== matrix: {label}");
+        let start = Instant::now();
+        let (outcome, mbps, note) = match cell.not_applicable {
+            Some(why) => (Outcome::NotApplicable, None, why.to_owned()),
+            None => match (cell.run)(&ctx) {
+                Ok(m) => {
+                    let mbps = (m.secs > 0.0).then(|| m.bytes as f64 / 1e6 / m.secs);
+                    (Outcome::Pass, mbps, m.note)
+                }
+                Err(e) => {
+                    println!("    FAIL: {e}");
+                    (Outcome::Fail, None, e)
+                }
+            },
+        };
+        let secs = start.elapsed().as_secs_f64();
+        rows.push(Row {
+            case: cell.case.to_owned(),
+            client: cell.client.to_owned(),
+            direction: cell.direction,
+            outcome,
+            secs,
+            mbps,
+            note,
+        });
+    }
+    Ok(rows)
+}
+
+/// Prints the rows as a Markdown table (docs/interop.md holds the last one).
+pub fn print_table(rows: &[Row]) {
+    println!("\n| case | client | direction | result | secs | MB/s | note |");
+    println!("|---|---|---|---|---:|---:|---|");
+    for r in rows {
+        let result = match r.outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::NotApplicable => "N/A",
+        };
+        let mbps = r
+            .mbps
+            .map(|m| format!("{m:.1}"))
+            .unwrap_or_else(|| "-".into());
+        let secs = match r.outcome {
+            Outcome::NotApplicable => "-".into(),
+            _ => format!("{:.1}", r.secs),
+        };
+        let note: String = r.note.replace('|', "/").chars().take(160).collect();
+        println!(
+            "| {} | {} | {} | {result} | {secs} | {mbps} | {note} |",
+            r.case, r.client, r.direction
+        );
+    }
+}
