@@ -72,7 +72,9 @@ pub(crate) struct Common {
     #[arg(long, conflicts_with = "dht_bootstrap")]
     no_dht: bool,
     /// Bootstrap the DHT from this node instead of the public routers
-    /// (repeatable; e.g. 127.0.0.1:6881 for a local swarm).
+    /// (repeatable; e.g. 127.0.0.1:6881 for a local swarm). When every
+    /// bootstrap node is on loopback, the DHT's per-IP defences are off, since
+    /// all nodes of a local swarm share one IP.
     #[arg(long, value_name = "HOST:PORT")]
     dht_bootstrap: Vec<String>,
 }
@@ -101,8 +103,16 @@ impl Common {
         let mut o = DhtOptions::default();
         if !self.dht_bootstrap.is_empty() {
             o.bootstrap_nodes = self.dht_bootstrap.clone();
-            // Every node of a local swarm shares one IP.
-            o.node = DhtOptions::loopback([]).node;
+            // Every node of a local swarm shares one IP: the routing table's
+            // one-node-per-IP rule and the per-IP rate limit would keep them
+            // apart. Any bootstrap node elsewhere keeps the defences on.
+            let loopback = |h: &String| match h.parse::<SocketAddr>() {
+                Ok(a) => a.ip().is_loopback(),
+                Err(_) => h.rsplit_once(':').is_some_and(|(host, _)| host == "localhost"),
+            };
+            if self.dht_bootstrap.iter().all(loopback) {
+                o.node = DhtOptions::loopback([]).node;
+            }
         }
         Some(o)
     }
