@@ -108,7 +108,9 @@ impl Common {
             // apart. Any bootstrap node elsewhere keeps the defences on.
             let loopback = |h: &String| match h.parse::<SocketAddr>() {
                 Ok(a) => a.ip().is_loopback(),
-                Err(_) => h.rsplit_once(':').is_some_and(|(host, _)| host == "localhost"),
+                Err(_) => h
+                    .rsplit_once(':')
+                    .is_some_and(|(host, _)| host == "localhost"),
             };
             if self.dht_bootstrap.iter().all(loopback) {
                 o.node = DhtOptions::loopback([]).node;
