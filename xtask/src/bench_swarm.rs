@@ -1,15 +1,30 @@
 //! `cargo xtask bench-swarm`: one seeder → one leecher on 127.0.0.1, for
 //! {Ferro, libtorrent} seeders × {Ferro, libtorrent, aria2c} leechers, over
-//! a 1 GiB payload, through a `ferro tracker`. Reports the leecher's wall
-//! MB/s, CPU seconds (user + system) and peak RSS, and the CPU cost of
-//! SHA-1 over the same bytes (coreutils `sha1sum`).
+//! a 1 GiB payload. Reports the leecher's wall MB/s, CPU seconds (user +
+//! system), peak RSS and, for Ferro and libtorrent leechers, where the wall
+//! time went (startup, first byte, last piece verified, exit); the CPU cost
+//! of SHA-1 over the same bytes (coreutils `sha1sum`, and `ferro create`,
+//! which hashes with Ferro's own `sha1` crate); and a `dd` row writing the
+//! same GiB, the floor of what the kernel's page cache costs on this machine.
+//!
+//! Fairness: both seeders run for the whole run, each announcing to its own
+//! `ferro tracker` (so a leecher only ever finds the seeder of its row).
+//! Before every row the leecher's output is deleted, dirty pages are written
+//! back (`sync`) and the page cache is dropped (`echo 1 >
+//! /proc/sys/vm/drop_caches`: this needs root, as on the project's machines;
+//! without it a warning is printed and the rows are less comparable), then
+//! the payload is read once so every seeder serves from a warm cache. So no
+//! row pays for an earlier row's writeback. `--repeat N` runs every row N
+//! times, the row order rotating each round, and reports medians.
 //!
 //! Settings: libtorrent with uTP off, `allow_multiple_connections_per_ip`,
 //! DHT/LSD/UPnP/NAT-PMP off (xtask/interop/client_lt_peer.py); aria2c with
 //! DHT, LPD and PEX off, bound to 127.0.0.1, no file preallocation.
 
-use std::path::Path;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::swarm::{
@@ -17,27 +32,70 @@ use crate::swarm::{
 };
 use crate::{Result, root};
 
-fn wait_port(port: u16, timeout: Duration) -> Result {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if start.elapsed() > timeout {
-            return Err(format!("nothing listens on port {port}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+const SEEDERS: [&str; 2] = ["ferro", "libtorrent"];
+const LEECHERS: [&str; 3] = ["ferro", "libtorrent", "aria2c"];
+
+/// Turns a leecher's output lines (seconds from its start, text) into phases.
+type PhaseParser = fn(&[(f64, String)]) -> Option<Phases>;
+
+/// Lines a child printed on stdout, each with the time it arrived.
+type Lines = mpsc::Receiver<(Instant, String)>;
+
+/// Reads `child`'s stdout (piped) line by line on a thread.
+fn watch_lines(child: &mut std::process::Child) -> Lines {
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            // Ends at the child's EOF.
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
     }
-    Ok(())
+    rx
 }
 
-/// A leecher's measurements, from `/usr/bin/time -f "%U %S %M"`.
+/// Waits (at most `timeout`) for a line satisfying `pred`.
+fn wait_line(lines: &Lines, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result {
+    let deadline = Instant::now() + timeout;
+    // Bounded by the deadline.
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok((_, l)) if pred(&l) => return Ok(()),
+            Ok(_) => {}
+            Err(_) => return Err(format!("no expected output line in {timeout:?}")),
+        }
+    }
+}
+
+/// Where a leecher's wall time went, in seconds from its start.
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    /// Its first line of output (session up, torrent added).
+    ready: f64,
+    /// Estimated from the first two progress samples with data.
+    first_byte: f64,
+    /// The last piece verified (`completed` / `FINISHED`).
+    complete: f64,
+}
+
+/// A leecher's measurements, from `/usr/bin/time -f "%U %S %M"` and its output.
+#[derive(Clone, Copy)]
 struct Measure {
     wall: f64,
     cpu: f64,
     /// The kernel's share of `cpu` (socket reads, page-cache writes).
     sys: f64,
     rss_kib: u64,
+    phases: Option<Phases>,
 }
 
-fn timed(mut cmd: Command, timeout: Duration) -> Result<Measure> {
+/// Runs `cmd` under GNU time; `progress` turns its stdout lines into phases.
+fn timed(cmd: Command, timeout: Duration, progress: Option<PhaseParser>) -> Result<Measure> {
     let report = std::env::temp_dir().join(format!("ferro-bench-time-{}", std::process::id()));
     let mut timed = Command::new("/usr/bin/time");
     timed
@@ -45,26 +103,26 @@ fn timed(mut cmd: Command, timeout: Duration) -> Result<Measure> {
         .arg(&report)
         .arg(cmd.get_program())
         .args(cmd.get_args())
-        .stdout(Stdio::null());
+        .stdout(Stdio::piped());
     if let Some(dir) = cmd.get_current_dir() {
         timed.current_dir(dir);
     }
-    cmd = timed;
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run /usr/bin/time: {e}"))?;
+    let mut child = Guard(
+        timed
+            .spawn()
+            .map_err(|e| format!("cannot run /usr/bin/time: {e}"))?,
+    );
+    let lines = watch_lines(&mut child.0);
     // Bounded by `timeout`.
     let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+        if let Some(s) = child.0.try_wait().map_err(|e| e.to_string())? {
             break s;
         }
         if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
             return Err(format!("leecher did not finish in {timeout:?}"));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     };
     let wall = start.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(&report).map_err(|e| e.to_string())?;
@@ -72,6 +130,11 @@ fn timed(mut cmd: Command, timeout: Duration) -> Result<Measure> {
     if !status.success() {
         return Err(format!("leecher failed: {status}: {text}"));
     }
+    // The reader thread ends at EOF, right after the exit.
+    let out: Vec<(f64, String)> =
+        std::iter::from_fn(|| lines.recv_timeout(Duration::from_secs(2)).ok())
+            .map(|(t, l)| (t.saturating_duration_since(start).as_secs_f64(), l))
+            .collect();
     let nums: Vec<f64> = text
         .lines()
         .last()
@@ -85,9 +148,80 @@ fn timed(mut cmd: Command, timeout: Duration) -> Result<Measure> {
             cpu: u + s,
             sys: *s,
             rss_kib: *m as u64,
+            phases: progress.and_then(|f| f(&out)),
         }),
         _ => Err(format!("cannot read /usr/bin/time output {text:?}")),
     }
+}
+
+/// Phases from progress samples `(time, bytes or fraction)` and the time of
+/// completion. The first byte is extrapolated back from the first sample
+/// with data at the rate to the next sample (samples are a second apart).
+fn phases(ready: f64, samples: &[(f64, f64)], complete: f64) -> Phases {
+    let mut first_byte = ready;
+    if let Some(k) = samples.iter().position(|&(_, d)| d > 0.0) {
+        let (tk, dk) = samples[k];
+        let floor = if k > 0 { samples[k - 1].0 } else { ready };
+        let rate = samples
+            .get(k + 1)
+            .filter(|&&(tn, dn)| dn > dk && tn > tk)
+            .map(|&(tn, dn)| (dn - dk) / (tn - tk));
+        first_byte = match rate {
+            Some(r) => (tk - dk / r).max(floor),
+            None => floor,
+        };
+    }
+    Phases {
+        ready,
+        first_byte: first_byte.min(complete),
+        complete,
+    }
+}
+
+/// `ferro download --json`: the first line, `progress` lines'
+/// `"downloaded"`, and the `completed` event.
+fn ferro_phases(out: &[(f64, String)]) -> Option<Phases> {
+    let ready = out.first()?.0;
+    let samples: Vec<(f64, f64)> = out
+        .iter()
+        .filter(|(_, l)| l.contains("\"event\":\"progress\""))
+        .filter_map(|(t, l)| Some((*t, json_number(l, "downloaded")?)))
+        .collect();
+    let complete = out
+        .iter()
+        .find(|(_, l)| l.contains("\"event\":\"completed\""))?
+        .0;
+    Some(phases(ready, &samples, complete))
+}
+
+/// client_lt_peer.py: `LISTENING`, `PROGRESS <fraction> <peers>`, `FINISHED`.
+fn lt_phases(out: &[(f64, String)]) -> Option<Phases> {
+    let ready = out.iter().find(|(_, l)| l.starts_with("LISTENING"))?.0;
+    let samples: Vec<(f64, f64)> = out
+        .iter()
+        .filter_map(|(t, l)| {
+            Some((
+                *t,
+                l.strip_prefix("PROGRESS ")?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()?,
+            ))
+        })
+        .collect();
+    let complete = out.iter().find(|(_, l)| l == "FINISHED")?.0;
+    Some(phases(ready, &samples, complete))
+}
+
+/// The number after `"key":` in a flat JSON line.
+fn json_number(line: &str, key: &str) -> Option<f64> {
+    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = line.get(at..)?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(rest.len());
+    rest.get(..end)?.parse().ok()
 }
 
 fn write_payload(path: &Path, size: u64) -> Result {
@@ -107,21 +241,41 @@ fn write_payload(path: &Path, size: u64) -> Result {
     f.flush().map_err(|e| e.to_string())
 }
 
-/// CPU seconds of SHA-1 over the payload, measured with coreutils'
-/// `sha1sum` under GNU time (xtask is a debug build, so not in-process).
-fn sha1_cost(path: &Path) -> Result<f64> {
-    let mut c = Command::new("sha1sum");
-    c.arg(path);
-    // Warm the page cache first so the figure is hashing, not reading.
-    let _ = Command::new("sha1sum")
-        .arg(path)
-        .stdout(Stdio::null())
-        .status();
-    Ok(timed(c, Duration::from_secs(300))?.cpu)
+/// Writes back dirty pages, drops the page cache (root only) and reads
+/// `warm` so the seeders serve it from memory. Returns whether the cache
+/// could be dropped.
+fn settle(warm: &Path) -> Result<bool> {
+    let _ = Command::new("sync").status();
+    let dropped = std::fs::write("/proc/sys/vm/drop_caches", "1").is_ok();
+    use std::io::Read;
+    let mut f = std::fs::File::open(warm).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; MIB as usize];
+    // Bounded by the file's size.
+    while f.read(&mut buf).map_err(|e| e.to_string())? > 0 {}
+    Ok(dropped)
+}
+
+struct Options {
+    size: u64,
+    repeat: usize,
+    /// `seeder:leecher` pairs to run (all when empty); `dd` for the floor row.
+    rows: Vec<String>,
 }
 
 pub fn run(args: &[String]) -> Result {
     let size = size_arg(args, 1024)?;
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let repeat = match value("--repeat") {
+        Some(n) => n.parse().map_err(|_| "--repeat N")?,
+        None => 1,
+    };
+    let rows = value("--rows")
+        .map(|r| r.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
     for (bin, why) in [
         ("/usr/bin/time", "GNU time (package `time`)"),
         ("/usr/bin/aria2c", "aria2c (package `aria2`)"),
@@ -133,136 +287,283 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     let ferro = release_ferro()?;
-    in_scratch_dir("bench-swarm", |work| bench(&ferro, work, size))
+    let opts = Options {
+        size,
+        repeat: repeat.max(1),
+        rows,
+    };
+    in_scratch_dir("bench-swarm", |work| bench(&ferro, work, &opts))
 }
 
-fn bench(ferro: &Path, work: &Path, size: u64) -> Result {
+/// A seeder process, its tracker and the torrent that announces to it.
+struct Seeder {
+    _tracker: Guard,
+    _proc: Guard,
+    torrent: PathBuf,
+    port: u16,
+}
+
+fn start_seeder(ferro: &Path, kind: &str, work: &Path, payload: &Path) -> Result<Seeder> {
+    let seed_dir = payload.parent().unwrap_or(work);
+    let (tracker, tracker_port) = start_tracker(ferro, &["--rate-limit", "0"])?;
+    let torrent = work.join(format!("{kind}.torrent"));
+    create_torrent(ferro, "1M", tracker_port, &torrent, payload)?;
+    let port = free_port()?;
+    let mut cmd = match kind {
+        "ferro" => {
+            let mut c = Command::new(ferro);
+            c.arg("seed").arg(&torrent).arg(seed_dir);
+            c.args(["--port", &port.to_string(), "--json", "--no-dht"]);
+            c
+        }
+        _ => {
+            let mut c = Command::new("/usr/bin/python3");
+            c.arg(root().join("xtask/interop/client_lt_peer.py"));
+            c.arg("--torrent").arg(&torrent).arg("--save").arg(seed_dir);
+            c.args(["--port", &port.to_string(), "--seed", "--timeout", "3600"]);
+            c
+        }
+    };
+    let mut proc = Guard(
+        cmd.stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the {kind} seeder: {e}"))?,
+    );
+    let lines = watch_lines(&mut proc.0);
+    // Ready once it has checked its data: Ferro's first progress line
+    // (printed after the check), or libtorrent's progress at 1.
+    wait_line(&lines, Duration::from_secs(300), |l| {
+        l.contains("\"event\":\"progress\"") || l.starts_with("PROGRESS 1.000")
+    })
+    .map_err(|e| format!("{kind} seeder: {e}"))?;
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Seeder {
+        _tracker: tracker,
+        _proc: proc,
+        torrent,
+        port,
+    })
+}
+
+fn leecher_cmd(ferro: &Path, leecher: &str, s: &Seeder, dir: &Path) -> Result<Command> {
+    let peer = format!("127.0.0.1:{}", s.port);
+    Ok(match leecher {
+        "ferro" => {
+            let mut c = Command::new(ferro);
+            c.arg("download").arg(&s.torrent).arg("-o").arg(dir);
+            c.args(["--port", "0", "--json", "--no-dht", "--peer", &peer]);
+            c
+        }
+        "libtorrent" => {
+            let mut c = Command::new("/usr/bin/python3");
+            c.arg(root().join("xtask/interop/client_lt_peer.py"));
+            c.arg("--torrent").arg(&s.torrent).arg("--save").arg(dir);
+            c.args(["--port", &free_port()?.to_string(), "--peer", &peer]);
+            c.args(["--exit-on-finish", "--timeout", "600"]);
+            c
+        }
+        _ => {
+            let mut c = Command::new("/usr/bin/aria2c");
+            c.args([
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--interface=127.0.0.1",
+                "--seed-time=0",
+                "--file-allocation=none",
+                "--summary-interval=0",
+                "--console-log-level=warn",
+                "--listen-port",
+                &free_port()?.to_string(),
+                "--dir",
+            ]);
+            c.arg(dir).arg(&s.torrent);
+            c
+        }
+    })
+}
+
+fn bench(ferro: &Path, work: &Path, opts: &Options) -> Result {
+    let size = opts.size;
     let seed_dir = work.join("seed");
     std::fs::create_dir_all(&seed_dir).map_err(|e| e.to_string())?;
     let payload = seed_dir.join("payload.bin");
     write_payload(&payload, size)?;
-    let sha1_secs = sha1_cost(&payload)?;
-    let (_tracker, tracker_port) = start_tracker(ferro, &["--rate-limit", "0"])?;
-    let torrent = work.join("bench.torrent");
-    create_torrent(ferro, "1M", tracker_port, &torrent, &payload)?;
-    let script = root().join("xtask/interop/client_lt_peer.py");
-    let mut rows = Vec::new();
-    for seeder in ["ferro", "libtorrent"] {
-        let port = free_port()?;
-        let child = match seeder {
-            "ferro" => Command::new(ferro)
-                .arg("seed")
-                .arg(&torrent)
-                .arg(&seed_dir)
-                .args(["--port", &port.to_string(), "--json", "--no-dht"])
-                .stdout(Stdio::null())
-                .spawn(),
-            _ => Command::new("/usr/bin/python3")
-                .arg(&script)
-                .arg("--torrent")
-                .arg(&torrent)
-                .arg("--save")
-                .arg(&seed_dir)
-                .args(["--port", &port.to_string(), "--seed", "--timeout", "900"])
-                .stdout(Stdio::null())
-                .spawn(),
-        }
-        .map_err(|e| format!("cannot start the {seeder} seeder: {e}"))?;
-        let _seed = Guard(child);
-        wait_port(port, Duration::from_secs(120))?;
-        // Let it finish checking its data and announce.
-        std::thread::sleep(Duration::from_secs(3));
-        for leecher in ["ferro", "libtorrent", "aria2c"] {
-            let dir = work.join(format!("leech-{seeder}-{leecher}"));
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            let peer = format!("127.0.0.1:{port}");
-            let cmd = match leecher {
-                "ferro" => {
-                    let mut c = Command::new(ferro);
-                    c.arg("download")
-                        .arg(&torrent)
-                        .arg("-o")
-                        .arg(&dir)
-                        .args(["--port", "0", "--json", "--no-dht", "--peer", &peer]);
-                    c
-                }
-                "libtorrent" => {
-                    let mut c = Command::new("/usr/bin/python3");
-                    c.arg(&script)
-                        .arg("--torrent")
-                        .arg(&torrent)
-                        .arg("--save")
-                        .arg(&dir)
-                        .args(["--port", &free_port()?.to_string(), "--peer", &peer])
-                        .args(["--exit-on-finish", "--timeout", "600"]);
-                    c
-                }
-                _ => {
-                    let mut c = Command::new("/usr/bin/aria2c");
-                    c.args([
-                        "--enable-dht=false",
-                        "--enable-dht6=false",
-                        "--bt-enable-lpd=false",
-                        "--enable-peer-exchange=false",
-                        "--interface=127.0.0.1",
-                        "--seed-time=0",
-                        "--file-allocation=none",
-                        "--summary-interval=0",
-                        "--console-log-level=warn",
-                        "--listen-port",
-                        &free_port()?.to_string(),
-                        "--dir",
-                    ])
-                    .arg(&dir)
-                    .arg(&torrent);
-                    c
-                }
-            };
-            // Flush earlier runs' dirty pages first: otherwise the kernel's
-            // writeback throttling lands on whichever leecher runs next.
-            let _ = Command::new("sync").status();
-            let m = timed(cmd, Duration::from_secs(600))?;
-            let got = dir.join("payload.bin");
-            let ok = std::fs::metadata(&got)
-                .map(|m| m.len() == size)
-                .unwrap_or(false)
-                && files_equal(&got, &payload)?;
-            let _ = std::fs::remove_dir_all(&dir);
-            if !ok {
-                return Err(format!(
-                    "{seeder} → {leecher}: the download differs from the payload"
-                ));
-            }
-            let mbps = size as f64 / 1e6 / m.wall;
-            println!(
-                "{seeder:>10} → {leecher:<10} {mbps:7.1} MB/s  cpu {:5.2} s (sys {:5.2} s)  rss {:4} MiB",
-                m.cpu,
-                m.sys,
-                m.rss_kib / 1024
-            );
-            rows.push((seeder, leecher, mbps, m));
+    let wanted = |row: &str| opts.rows.is_empty() || opts.rows.iter().any(|r| r == row);
+
+    // SHA-1 over the payload from a warm cache: coreutils, then Ferro's
+    // `sha1` crate inside `ferro create` (which also reads the file).
+    settle(&payload)?;
+    let mut c = Command::new("sha1sum");
+    c.arg(&payload);
+    let sha1sum = timed(c, Duration::from_secs(300), None)?;
+    let mut c = Command::new(ferro);
+    c.args(["create", "--piece-length", "1M", "-o"])
+        .arg(work.join("hash-only.torrent"))
+        .arg(&payload);
+    let create = timed(c, Duration::from_secs(300), None)?;
+
+    let mut seeders = Vec::new();
+    for kind in SEEDERS {
+        if opts.rows.is_empty() || opts.rows.iter().any(|r| r.starts_with(&format!("{kind}:"))) {
+            seeders.push((kind, start_seeder(ferro, kind, work, &payload)?));
         }
     }
-    let gib = size as f64 / (1024.0 * MIB as f64);
-    println!(
-        "\n| seeder → leecher | MB/s | leecher CPU s | of which kernel s | CPU s per GiB | peak RSS MiB |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (s, l, mbps, m) in &rows {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for (s, _) in &seeders {
+        for l in LEECHERS {
+            if wanted(&format!("{s}:{l}")) {
+                pairs.push((s, l));
+            }
+        }
+    }
+    if wanted("dd") {
+        pairs.push(("dd", "dd"));
+    }
+    let mut results: Vec<Vec<Measure>> = vec![Vec::new(); pairs.len()];
+    let mut dropped_all = true;
+    for round in 0..opts.repeat {
+        // Rotate the order each round: no row always runs first or last.
+        for n in 0..pairs.len() {
+            let i = (n + round) % pairs.len();
+            let (seeder, leecher) = pairs[i];
+            let dir = work.join("leech");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            dropped_all &= settle(&payload)?;
+            let got = dir.join("payload.bin");
+            let m = if seeder == "dd" {
+                let mut c = Command::new("dd");
+                c.args(["if=/dev/zero", "bs=1M", "status=none"])
+                    .arg(format!("of={}", got.display()))
+                    .arg(format!("count={}", size / MIB));
+                timed(c, Duration::from_secs(300), None)?
+            } else {
+                let s = &seeders
+                    .iter()
+                    .find(|(k, _)| *k == seeder)
+                    .ok_or("no such seeder")?
+                    .1;
+                let cmd = leecher_cmd(ferro, leecher, s, &dir)?;
+                let progress: Option<PhaseParser> = match leecher {
+                    "ferro" => Some(ferro_phases),
+                    "libtorrent" => Some(lt_phases),
+                    _ => None,
+                };
+                let m = timed(cmd, Duration::from_secs(600), progress)?;
+                if !files_equal(&got, &payload)? {
+                    return Err(format!(
+                        "{seeder} → {leecher}: the download differs from the payload"
+                    ));
+                }
+                m
+            };
+            let _ = std::fs::remove_dir_all(&dir);
+            println!("{}", row_line(seeder, leecher, size, &m));
+            results[i].push(m);
+        }
+    }
+    if !dropped_all {
         println!(
-            "| {s} → {l} | {mbps:.1} | {:.2} | {:.2} | {:.2} | {} |",
-            m.cpu,
-            m.sys,
-            m.cpu / gib,
-            m.rss_kib / 1024
+            "warning: could not drop the page cache (not root?): rows may bill each other's writeback"
         );
     }
+    print_table(&pairs, &results, size, opts.repeat);
+    let gib = size as f64 / (1024.0 * MIB as f64);
     println!(
-        "\nSHA-1 over the payload: {sha1_secs:.2} s ({:.2} s per GiB, {:.0} MB/s)",
-        sha1_secs / gib,
-        size as f64 / 1e6 / sha1_secs
+        "\nSHA-1 over the payload (warm cache): sha1sum {:.2} s CPU ({:.2} s per GiB, {:.0} MB/s); \
+         ferro create (Ferro's sha1 crate, {} threads) {:.2} s CPU ({:.2} s per GiB)",
+        sha1sum.cpu,
+        sha1sum.cpu / gib,
+        size as f64 / 1e6 / sha1sum.cpu.max(1e-3),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        create.cpu,
+        create.cpu / gib,
     );
     Ok(())
+}
+
+fn row_line(seeder: &str, leecher: &str, size: u64, m: &Measure) -> String {
+    let mbps = size as f64 / 1e6 / m.wall;
+    let mut s = format!(
+        "{seeder:>10} → {leecher:<10} {mbps:7.1} MB/s  cpu {:5.2} s (sys {:5.2} s)  rss {:4} MiB",
+        m.cpu,
+        m.sys,
+        m.rss_kib / 1024
+    );
+    if let Some(p) = m.phases {
+        s += &format!(
+            "  ready {:.2} s, first byte {:.2} s, complete {:.2} s, exit {:.2} s",
+            p.ready, p.first_byte, p.complete, m.wall
+        );
+    }
+    s
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn print_table(pairs: &[(&str, &str)], results: &[Vec<Measure>], size: u64, repeat: usize) {
+    let gib = size as f64 / (1024.0 * MIB as f64);
+    let of = |ms: &[Measure], f: &dyn Fn(&Measure) -> f64| median(ms.iter().map(f).collect());
+    println!(
+        "\nMedians of {repeat} run(s). Phases in seconds from the leecher's start: ready (first output), \
+         first byte (estimated), complete (last piece verified), exit.\n"
+    );
+    println!(
+        "| seeder → leecher | MB/s (wall) | MB/s (first byte → complete) | CPU s | of which kernel s | CPU s per GiB | peak RSS MiB | ready | first byte | complete | exit |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for ((s, l), ms) in pairs.iter().zip(results) {
+        if ms.is_empty() {
+            continue;
+        }
+        let name = if *s == "dd" {
+            "dd 1 MiB blocks (floor)".to_owned()
+        } else {
+            format!("{s} → {l}")
+        };
+        let phase = |f: &dyn Fn(&Phases) -> f64| -> String {
+            let v: Vec<f64> = ms.iter().filter_map(|m| m.phases.as_ref().map(f)).collect();
+            if v.is_empty() {
+                "–".into()
+            } else {
+                format!("{:.2}", median(v))
+            }
+        };
+        let transfer: Vec<f64> = ms
+            .iter()
+            .filter_map(|m| m.phases)
+            .map(|p| size as f64 / 1e6 / (p.complete - p.first_byte).max(1e-3))
+            .collect();
+        println!(
+            "| {name} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {:.2} |",
+            of(ms, &|m| size as f64 / 1e6 / m.wall),
+            if transfer.is_empty() {
+                "–".into()
+            } else {
+                format!("{:.1}", median(transfer))
+            },
+            of(ms, &|m| m.cpu),
+            of(ms, &|m| m.sys),
+            of(ms, &|m| m.cpu / gib),
+            of(ms, &|m| m.rss_kib as f64 / 1024.0) as u64,
+            phase(&|p| p.ready),
+            phase(&|p| p.first_byte),
+            phase(&|p| p.complete),
+            of(ms, &|m| m.wall),
+        );
+    }
 }
 
 fn files_equal(a: &Path, b: &Path) -> Result<bool> {
