@@ -60,6 +60,14 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// A file index or a list of file priorities does not fit the torrent.
+    #[error("file index {index} out of range: the torrent has {files} files")]
+    FileIndex {
+        /// The index given (or the length of the list given).
+        index: usize,
+        /// Files in the torrent.
+        files: usize,
+    },
     /// A background task failed unexpectedly.
     #[error("internal: {0}")]
     Internal(String),

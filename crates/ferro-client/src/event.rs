@@ -9,7 +9,7 @@ pub enum TorrentState {
     Checking,
     /// Downloading pieces.
     Downloading,
-    /// Every piece is verified; serving others.
+    /// Every wanted piece is verified; serving what we have.
     Seeding,
     /// Paused by the user: no connections.
     Paused,
@@ -26,6 +26,15 @@ pub struct TorrentStats {
     pub total_length: u64,
     /// Bytes of verified pieces.
     pub verified_bytes: u64,
+    /// Bytes of the pieces to download: those holding a byte of a wanted
+    /// file (`total_length` when no file is skipped).
+    pub wanted_length: u64,
+    /// Bytes of wanted pieces not yet verified.
+    pub wanted_left: u64,
+    /// Bytes of the files selected for download (priority above skip).
+    pub selected_length: u64,
+    /// Whether pieces are picked in order (streaming).
+    pub sequential: bool,
     /// Verified pieces.
     pub pieces_have: u32,
     /// Pieces in the torrent.
@@ -56,12 +65,13 @@ pub struct TorrentStats {
 }
 
 impl TorrentStats {
-    /// Fraction of the payload verified, 0.0 to 1.0.
+    /// Fraction of the wanted pieces verified, 0.0 to 1.0 (of the whole
+    /// payload when no file is skipped).
     pub fn progress(&self) -> f64 {
-        if self.total_length == 0 {
+        if self.wanted_length == 0 {
             1.0
         } else {
-            self.verified_bytes as f64 / self.total_length as f64
+            self.wanted_length.saturating_sub(self.wanted_left) as f64 / self.wanted_length as f64
         }
     }
 }
@@ -106,7 +116,8 @@ pub enum TorrentEvent {
     },
     /// No tracker answered.
     AnnounceFailed(String),
-    /// Every piece is verified on disk.
+    /// Every wanted piece is verified on disk (every piece unless files are
+    /// skipped). Sent again if a priority raised later is completed too.
     Completed,
     /// The torrent stopped on an error (disk full, permission denied, ...).
     Error(String),

@@ -16,7 +16,7 @@ use crate::resume::{ResumeData, resume_path};
 use crate::session::{AddTorrent, SessionInner, new_shared};
 use crate::storage::{Storage, hashing_threads};
 use crate::torrent::{TorrentShared, dial_candidates};
-use crate::{Error, connect};
+use crate::{Error, FilePriority, FileProgress, connect};
 
 /// A torrent in a [`Session`](crate::Session). Cheap to clone.
 #[derive(Clone)]
@@ -121,6 +121,68 @@ impl TorrentHandle {
         crate::webseed::start(&self.shared, &self.session.web_client, &urls);
     }
 
+    /// The priority of each file (`info().files()` order, padding included).
+    pub fn file_priorities(&self) -> Vec<FilePriority> {
+        let files = self.shared.info.files().len();
+        let mut p = self.shared.lock().file_priorities.clone();
+        p.resize(files, FilePriority::Normal);
+        p
+    }
+
+    /// Sets the priority of file `index` while the torrent runs. A skipped
+    /// file is no longer downloaded (blocks in flight still land); a file
+    /// raised from skip is created and downloaded, and the torrent is no
+    /// longer complete until it is. Remembered in the resume data.
+    pub fn set_file_priority(&self, index: usize, priority: FilePriority) -> Result<(), Error> {
+        let mut all = self.file_priorities();
+        let files = all.len();
+        let Some(slot) = all.get_mut(index) else {
+            return Err(Error::FileIndex { index, files });
+        };
+        *slot = priority;
+        self.set_file_priorities(all)
+    }
+
+    /// Sets every file's priority (one entry per file of `info().files()`);
+    /// see [`set_file_priority`](Self::set_file_priority). Files newly
+    /// wanted are created here (a few file system calls each).
+    pub fn set_file_priorities(&self, priorities: Vec<FilePriority>) -> Result<(), Error> {
+        let files = self.shared.info.files().len();
+        if priorities.len() != files {
+            return Err(Error::FileIndex {
+                index: priorities.len(),
+                files,
+            });
+        }
+        for (i, p) in priorities.iter().enumerate() {
+            if p.is_wanted() {
+                self.shared.storage.ensure_file(i)?;
+            }
+        }
+        self.shared.set_file_priorities(priorities);
+        Ok(())
+    }
+
+    /// Picks pieces in index order (for streaming) or, `false`, rarest
+    /// first (the default). See [`crate::picker`].
+    pub fn set_sequential(&self, sequential: bool) {
+        self.shared.lock().picker.set_sequential(sequential);
+    }
+
+    /// Whether pieces are picked in index order.
+    pub fn is_sequential(&self) -> bool {
+        self.shared.lock().picker.is_sequential()
+    }
+
+    /// Progress of each file: bytes inside verified pieces, with its priority.
+    pub fn file_progress(&self) -> Vec<FileProgress> {
+        let (have, priorities) = {
+            let st = self.shared.lock();
+            (st.picker.have().clone(), st.file_priorities.clone())
+        };
+        crate::selection::file_progress(&self.shared.info, &have, &priorities)
+    }
+
     /// Disconnects every peer and stops making connections until [`resume`](Self::resume).
     pub fn pause(&self) {
         let mut st = self.shared.lock();
@@ -185,13 +247,18 @@ async fn save_resume(shared: &Arc<TorrentShared>) -> Result<(), Error> {
     if shared.lock().checking {
         return Ok(());
     }
-    let have = shared.lock().picker.have().clone();
+    let (have, priorities) = {
+        let st = shared.lock();
+        (st.picker.have().clone(), st.file_priorities.clone())
+    };
     let count = have.count_ones() as u64;
     let storage = shared.storage.clone();
     let path = shared.resume_path.clone();
     let ih = shared.info_hash;
     tokio::task::spawn_blocking(move || {
-        ResumeData::capture(&ih, &have, storage.paths()).save(&path)
+        ResumeData::capture(&ih, &have, storage.paths())
+            .with_priorities(&priorities)
+            .save(&path)
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))??;
@@ -213,17 +280,39 @@ pub(crate) async fn add_torrent(
     {
         return Err(Error::DuplicateTorrent(ih.to_hex()));
     }
+    // File priorities: the caller's, else the resume data's, else all normal.
+    let files = info.files().len();
+    let priorities = match &add.file_priorities {
+        Some(p) if p.len() != files => {
+            return Err(Error::FileIndex {
+                index: p.len(),
+                files,
+            });
+        }
+        Some(p) => p.clone(),
+        None => add
+            .use_resume
+            .then(|| ResumeData::load(&resume_path(&add.download_dir, &ih)).ok())
+            .flatten()
+            .flatten()
+            .and_then(|r| r.file_priorities(files))
+            .unwrap_or_else(|| vec![FilePriority::Normal; files]),
+    };
+    let wanted: Vec<bool> = priorities.iter().map(|p| p.is_wanted()).collect();
     let dir = add.download_dir.clone();
     let storage = {
         let info = info.clone();
-        tokio::task::spawn_blocking(move || Storage::open(info, &dir))
+        tokio::task::spawn_blocking(move || Storage::open_selected(info, &dir, &wanted))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??
     };
     let storage = Arc::new(storage);
-    let picker = PiecePicker::new(info.piece_length(), info.total_length());
+    let mut picker = PiecePicker::new(info.piece_length(), info.total_length());
+    picker.set_piece_priorities(&crate::selection::piece_priorities(&info, &priorities));
+    picker.set_sequential(add.sequential);
     let rpath = resume_path(&add.download_dir, &ih);
     let shared = new_shared(inner, info.clone(), storage.clone(), rpath.clone(), picker);
+    shared.lock().file_priorities = priorities;
     {
         let mut map = inner.torrents.lock().unwrap_or_else(|p| p.into_inner());
         if map.contains_key(&ih) {

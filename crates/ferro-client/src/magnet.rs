@@ -153,6 +153,21 @@ pub(crate) async fn resolve(session: &SessionInner, add: AddMagnet) -> Result<Ad
     let mut t = AddTorrent::new(metainfo, add.download_dir);
     t.peers = peers;
     t.use_resume = add.use_resume;
+    // BEP 53 `so`: only the selected files. A magnet link is untrusted:
+    // entries past the file list are ignored with a warning.
+    if !add.magnet.select_only.is_empty() {
+        let files = t.metainfo.info.files().len();
+        let (priorities, ignored) = crate::selection::select_only(files, &add.magnet.select_only);
+        for r in ignored {
+            tracing::warn!(
+                first = r.first,
+                last = r.last,
+                files,
+                "magnet so= names no file of the torrent: ignored"
+            );
+        }
+        t.file_priorities = Some(priorities);
+    }
     // The link's ws= (BEP 19) also when the .torrent was saved by an earlier run.
     t.web_seeds = add.magnet.web_seeds;
     Ok(t)

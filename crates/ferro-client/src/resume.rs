@@ -34,6 +34,12 @@ pub struct FileStamp {
     pub mtime_ns: i64,
 }
 
+/// The stamp of a file that does not exist (a skipped file never created).
+const NO_FILE: FileStamp = FileStamp {
+    size: 0,
+    mtime_ns: 0,
+};
+
 /// The persisted state of one torrent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumeData {
@@ -45,6 +51,15 @@ pub struct ResumeData {
     pub pieces: Vec<u8>,
     /// Stamps of the torrent's files in order (padding files: size 0, mtime 0).
     pub files: Vec<FileStamp>,
+    /// File priorities ([`FilePriority::level`](crate::FilePriority::level))
+    /// in torrent order; absent (empty) in files written before selection
+    /// existed, which means every file is wanted.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "ferro_bencode::bytes"
+    )]
+    pub priorities: Vec<u8>,
 }
 
 /// The stamp of a file on disk now (`None` when it cannot be read).
@@ -77,7 +92,25 @@ impl ResumeData {
                     })
                 })
                 .collect(),
+            priorities: Vec::new(),
         }
+    }
+
+    /// Records the file priorities (see [`file_priorities`](Self::file_priorities)).
+    pub fn with_priorities(mut self, priorities: &[crate::FilePriority]) -> Self {
+        self.priorities = priorities.iter().map(|p| p.level()).collect();
+        self
+    }
+
+    /// The saved file priorities, if any were saved for `file_count` files
+    /// (untrusted: a list of another length is ignored, any byte is a priority).
+    pub fn file_priorities(&self, file_count: usize) -> Option<Vec<crate::FilePriority>> {
+        (!self.priorities.is_empty() && self.priorities.len() == file_count).then(|| {
+            self.priorities
+                .iter()
+                .map(|&b| crate::FilePriority::from_level(b))
+                .collect()
+        })
     }
 
     /// Writes the file atomically.
@@ -141,7 +174,8 @@ impl ResumeData {
             .zip(&self.files)
             .map(|(p, s)| match p {
                 None => false,
-                Some(p) => stamp(p) != Some(*s),
+                // A skipped file never created was stamped 0/0 and still is.
+                Some(p) => stamp(p).unwrap_or(NO_FILE) != *s,
             })
             .collect();
         let mut trusted = Bitfield::new(pieces);

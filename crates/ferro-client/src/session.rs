@@ -34,6 +34,13 @@ pub struct AddTorrent {
     pub extra_trackers: Vec<String>,
     /// Skip the torrent's trackers (only `extra_trackers` and `peers` are used).
     pub no_trackers: bool,
+    /// The priority of each file (`info.files()` order, padding included);
+    /// `None`: the priorities saved in the resume data, or every file
+    /// [`Normal`](crate::FilePriority::Normal). A list of another length is
+    /// an error. Skipped files are not created (see [`crate::selection`]).
+    pub file_priorities: Option<Vec<crate::FilePriority>>,
+    /// Download pieces in order, for streaming (default false).
+    pub sequential: bool,
     /// Read and write resume data (default true).
     pub use_resume: bool,
     /// Web seed URLs (BEP 19) to use besides the torrent's `url-list`, e.g.
@@ -50,6 +57,8 @@ impl AddTorrent {
             peers: Vec::new(),
             extra_trackers: Vec::new(),
             no_trackers: false,
+            file_priorities: None,
+            sequential: false,
             use_resume: true,
             web_seeds: Vec::new(),
         }
@@ -58,6 +67,18 @@ impl AddTorrent {
     /// Adds a peer to dial.
     pub fn peer(mut self, addr: SocketAddr) -> Self {
         self.peers.push(addr);
+        self
+    }
+
+    /// Sets every file's priority (see [`file_priorities`](Self::file_priorities)).
+    pub fn with_file_priorities(mut self, priorities: Vec<crate::FilePriority>) -> Self {
+        self.file_priorities = Some(priorities);
+        self
+    }
+
+    /// Downloads pieces in order (see [`sequential`](Self::sequential)).
+    pub fn with_sequential(mut self, on: bool) -> Self {
+        self.sequential = on;
         self
     }
 
@@ -321,6 +342,7 @@ pub(crate) fn new_shared(
             paused: false,
             checking: true,
             error: None,
+            file_priorities: Vec::new(),
             next_key: 1,
             download_rate: Default::default(),
             upload_rate: Default::default(),

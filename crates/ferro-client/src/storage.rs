@@ -7,13 +7,18 @@
 //! the download directory through the metainfo's checked relative paths and
 //! [`safe_join`], so a torrent cannot make Ferro write elsewhere.
 //!
+//! With file selection ([`Storage::open_selected`]) a skipped file is not
+//! created; it reads as zeros, and is created (sparse, at its full length)
+//! the first time a piece it shares with a wanted file is written, or when
+//! it is wanted later ([`Storage::ensure_file`]). See [`crate::selection`].
+//!
 //! All calls here are blocking (positional `read_at`/`write_at`); async code
 //! calls them through `tokio::task::spawn_blocking`.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferro_metainfo::{Info, safe_join};
@@ -38,6 +43,8 @@ pub struct Storage {
     writable: bool,
     /// Whether any file held data before (if not, there is nothing to check).
     existing_data: bool,
+    /// Whether each file exists on disk (skipped files are created lazily).
+    created: Vec<AtomicBool>,
 }
 
 impl Storage {
@@ -45,15 +52,31 @@ impl Storage {
     /// missing directories are made, zero-length files created, shorter files
     /// extended (sparse) to their length. Existing data is kept.
     pub fn open(info: Arc<Info>, dir: &Path) -> Result<Storage, Error> {
+        Self::open_selected(info, dir, &[])
+    }
+
+    /// Like [`open`](Self::open), except that a file whose entry in `wanted`
+    /// is `false` (a skipped file) is not created if it does not exist yet;
+    /// it is created when first written or by [`ensure_file`](Self::ensure_file).
+    /// Files without an entry are wanted.
+    pub fn open_selected(info: Arc<Info>, dir: &Path, wanted: &[bool]) -> Result<Storage, Error> {
         let mut paths = Vec::with_capacity(info.files().len());
+        let mut created = Vec::with_capacity(info.files().len());
         let mut writable = true;
         let mut existing_data = false;
-        for f in info.files() {
+        for (i, f) in info.files().iter().enumerate() {
             if f.is_padding() {
                 paths.push(None);
+                created.push(AtomicBool::new(false));
                 continue;
             }
             let path = safe_join(dir, &f.path)?;
+            let skipped = !wanted.get(i).copied().unwrap_or(true);
+            created.push(AtomicBool::new(!skipped || path.exists()));
+            if skipped && !path.exists() {
+                paths.push(Some(path));
+                continue;
+            }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
             }
@@ -91,7 +114,58 @@ impl Storage {
             open: Mutex::new(vec![None; count]),
             writable,
             existing_data,
+            created,
         })
+    }
+
+    /// Whether file `index` exists on disk (a skipped file may not).
+    pub fn is_created(&self, index: usize) -> bool {
+        self.created
+            .get(index)
+            .is_some_and(|c| c.load(Ordering::Acquire))
+    }
+
+    /// Creates file `index` (sparse, at its full length, with its
+    /// directories) if it does not exist yet: a skipped file that became
+    /// wanted. Padding files and read-only storage are left alone.
+    pub fn ensure_file(&self, index: usize) -> Result<(), Error> {
+        if !self.writable || self.is_created(index) {
+            return Ok(());
+        }
+        let (Some(Some(path)), Some(entry)) = (self.paths.get(index), self.info.files().get(index))
+        else {
+            return Ok(());
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        if len < entry.length {
+            file.set_len(entry.length)
+                .map_err(|e| Error::io("allocate", path, e))?;
+        }
+        if let Some(c) = self.created.get(index) {
+            c.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// File `index` if it exists on disk (`None`: a skipped file never
+    /// written, which reads as zeros).
+    fn existing_file(&self, index: usize) -> Result<Option<Arc<File>>, Error> {
+        if self.is_created(index) {
+            return self.file(index).map(Some);
+        }
+        Ok(None)
     }
 
     /// Whether any file already held data when opened (a fresh download
@@ -123,6 +197,9 @@ impl Storage {
         if let Some(Some(f)) = open.get(index) {
             return Ok(f.clone());
         }
+        // A skipped file is created when a piece it shares with a wanted
+        // file is written (under the lock: one creation per file).
+        self.ensure_file(index)?;
         let file = OpenOptions::new()
             .read(true)
             .write(self.writable)
@@ -154,7 +231,10 @@ impl Storage {
             let Some(dst) = buf.get_mut(at..at + span.len as usize) else {
                 continue;
             };
-            let file = self.file(span.file_index)?;
+            // A skipped file not created yet reads as zeros.
+            let Some(file) = self.existing_file(span.file_index)? else {
+                continue;
+            };
             read_full(&file, dst, span.file_offset)
                 .map_err(|e| Error::io("read", self.path_of(span.file_index), e))?;
         }

@@ -131,6 +131,8 @@ pub(crate) struct State {
     pub paused: bool,
     pub checking: bool,
     pub error: Option<String>,
+    /// The priority of each file (`info.files()` order).
+    pub file_priorities: Vec<crate::FilePriority>,
     pub next_key: PeerKey,
     pub download_rate: RateEstimate,
     pub upload_rate: RateEstimate,
@@ -223,7 +225,7 @@ impl TorrentShared {
     pub fn stats(&self) -> TorrentStats {
         let st = self.lock();
         let have = st.picker.have();
-        let verified_bytes = self.info.total_length() - st.picker.left();
+        let verified_bytes = st.picker.verified_bytes();
         let state = if st.error.is_some() {
             TorrentState::Error
         } else if st.paused {
@@ -239,6 +241,10 @@ impl TorrentShared {
             state,
             total_length: self.info.total_length(),
             verified_bytes,
+            wanted_length: st.picker.wanted_length(),
+            wanted_left: st.picker.left(),
+            selected_length: crate::selection::selected_length(&self.info, &st.file_priorities),
+            sequential: st.picker.is_sequential(),
             pieces_have: have.count_ones() as u32,
             piece_count: self.info.piece_count(),
             downloaded: self.downloaded.load(Ordering::Relaxed),
@@ -308,7 +314,9 @@ impl TorrentShared {
                 st.web.on_verified(piece, true);
                 st.picker.piece_verified(piece);
                 st.verified_log.push(piece);
-                let complete = st.picker.is_complete();
+                // Only the piece that completes the wanted set (a piece of a
+                // file skipped meanwhile may still arrive afterwards).
+                let complete = st.picker.is_complete() && !*self.complete.borrow();
                 let banned = self.ban(&mut st, culprits);
                 for p in st.peers.values() {
                     p.wake.notify_one();
@@ -400,6 +408,41 @@ impl TorrentShared {
             }
         }
         newly
+    }
+
+    /// Sets the file priorities: the picker's piece priorities follow,
+    /// completion is re-evaluated (all wanted pieces verified: `Completed`;
+    /// more wanted: no longer complete) and peers re-evaluate their interest.
+    pub fn set_file_priorities(&self, priorities: Vec<crate::FilePriority>) {
+        let pieces = crate::selection::piece_priorities(&self.info, &priorities);
+        let mut st = self.lock();
+        st.file_priorities = priorities;
+        st.picker.set_piece_priorities(&pieces);
+        let complete = st.picker.is_complete();
+        let checking = st.checking;
+        if !complete {
+            // Peers dropped as fellow seeds or as useless may have what we
+            // want now: dial them again at once.
+            for failed in st.known.values_mut() {
+                *failed = None;
+            }
+        }
+        for p in st.peers.values() {
+            p.wake.notify_one();
+        }
+        drop(st);
+        // The next resume save records the new priorities.
+        self.resume_saved_at.store(u64::MAX, Ordering::Relaxed);
+        if !checking {
+            let was = *self.complete.borrow();
+            if complete && !was {
+                self.emit(TorrentEvent::Completed);
+                self.complete.send_replace(true);
+            } else if !complete && was {
+                self.complete.send_replace(false);
+            }
+        }
+        self.wake.notify_one();
     }
 
     /// Tit-for-tat (BEP 3 "choking"): the `unchoke_slots` interested peers
