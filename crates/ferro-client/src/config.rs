@@ -22,6 +22,10 @@ pub struct Config {
     pub max_peers_per_torrent: usize,
     /// Connections in the whole session (default 200).
     pub max_peers: usize,
+    /// Incoming connections that may be handshaking at once (default 64).
+    /// Beyond it a new connection is closed at once, so a burst of sockets
+    /// that never finish the handshake stays cheap.
+    pub max_pending_handshakes: usize,
     /// Regular unchoke slots per torrent; one more is the optimistic unchoke (default 8).
     pub unchoke_slots: usize,
     /// Download limit in bytes per second for the session (`None`: unlimited).
@@ -70,6 +74,7 @@ impl Default for Config {
             peer_id: ferro_wire::generate_peer_id(),
             max_peers_per_torrent: 50,
             max_peers: 200,
+            max_pending_handshakes: 64,
             unchoke_slots: 8,
             download_limit: None,
             upload_limit: None,

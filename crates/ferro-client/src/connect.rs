@@ -127,7 +127,19 @@ fn register(
         return Err(refuse("torrent not active"));
     }
     if st.peers.len() >= shared.config.max_peers_per_torrent {
-        return Err(refuse("too many peers for this torrent"));
+        match idle_peer(&st, Instant::now(), shared.config.handshake_timeout) {
+            Some(old) => {
+                // Full of connections that do nothing (e.g. a burst of
+                // sockets that handshook and went quiet): the newcomer
+                // takes the place of the one idle the longest.
+                if let Some(slot) = st.peers.remove(&old) {
+                    slot.wake.notify_one();
+                    shared.session_peers.fetch_sub(1, Ordering::Relaxed);
+                    tracing::debug!(addr = %slot.addr, "idle peer replaced by a newcomer");
+                }
+            }
+            None => return Err(refuse("too many peers for this torrent")),
+        }
     }
     if shared.session_peers.load(Ordering::Relaxed) >= shared.config.max_peers as u64 {
         return Err(refuse("too many peers in the session"));
@@ -157,8 +169,31 @@ fn register(
             optimistic: false,
             outgoing,
             listen: outgoing.then_some(addr),
+            connected_at: Instant::now(),
+            queues: crate::peer::PeerQueues {
+                addr,
+                ..Default::default()
+            },
         },
     );
     shared.session_peers.fetch_add(1, Ordering::Relaxed);
     Ok(key)
+}
+
+/// The connected peer a newcomer may replace when the torrent is full: one
+/// that has been connected longer than `grace`, and in which neither side
+/// is interested and nothing flows either way; the oldest of those.
+fn idle_peer(st: &crate::torrent::State, now: Instant, grace: Duration) -> Option<PeerKey> {
+    st.peers
+        .iter()
+        .filter(|(_, p)| {
+            !p.interested
+                && p.peer_choking
+                && !p.is_seed
+                && p.download_rate == 0
+                && p.upload_rate == 0
+                && now.saturating_duration_since(p.connected_at) > grace
+        })
+        .min_by_key(|(_, p)| p.connected_at)
+        .map(|(k, _)| *k)
 }

@@ -58,6 +58,19 @@ impl TorrentHandle {
         self.shared.lock().peers.values().map(|p| p.addr).collect()
     }
 
+    /// Each connected peer's queues (requests queued for upload, bytes
+    /// waiting to be sent, our requests in flight), as its task reported
+    /// them in the last second: the sizes a hostile peer cannot grow past
+    /// the configured limits.
+    pub fn peer_queues(&self) -> Vec<crate::PeerQueues> {
+        self.shared
+            .lock()
+            .peers
+            .values()
+            .map(|p| p.queues)
+            .collect()
+    }
+
     /// Known peer addresses (to connect to, or connected before), each with
     /// where we first learned it.
     pub fn known_peers(&self) -> Vec<(SocketAddr, crate::PeerSource)> {

@@ -60,6 +60,7 @@ pub use event::{TorrentEvent, TorrentState, TorrentStats};
 pub use ferro_core::{InfoHash, PeerId};
 pub use handle::TorrentHandle;
 pub use magnet::{AddMagnet, torrent_path};
+pub use peer::PeerQueues;
 pub use pex::PeerSource;
 pub use selection::{FilePriority, FileProgress};
 pub use session::{AddTorrent, Session};

@@ -36,6 +36,12 @@ const READ_CHUNK: usize = 64 * 1024;
 const MAX_READ_BUF: usize = 1024 * 1024 + 64 * 1024;
 /// Fill the write buffer with requested blocks up to this size.
 const WRITE_HIGH_WATER: usize = 512 * 1024;
+/// Stop reading while this much is waiting to be sent: a peer that floods
+/// us with requests (each may earn a `reject`) but never reads our answers
+/// must not grow the write buffer without bound. Blocks stop at
+/// [`WRITE_HIGH_WATER`] plus one disk batch, so only a peer that does not
+/// read ever gets here.
+const MAX_WRITE_BUF: usize = 2 * 1024 * 1024;
 /// Blocks read from disk per blocking job.
 const DISK_BATCH: usize = 16;
 /// Request pipeline bounds; in between it follows the measured rate.
@@ -48,6 +54,34 @@ const PIPELINE_SECONDS: u64 = 2;
 const DEFAULT_REQQ: u32 = 250;
 
 type DiskJob = JoinHandle<Vec<(BlockRequest, Result<Bytes, Error>)>>;
+
+/// One connection's queues, refreshed every second: what a peer could try
+/// to grow without bound (see [`TorrentHandle::peer_queues`](crate::TorrentHandle::peer_queues)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerQueues {
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Its requests queued for upload (at most [`Config::max_request_queue`](crate::Config::max_request_queue)).
+    pub upload_queue: usize,
+    /// Bytes waiting to be sent to it.
+    pub write_buffer: usize,
+    /// Received bytes not yet decoded.
+    pub read_buffer: usize,
+    /// Our requests to it that are still unanswered.
+    pub requests_outstanding: usize,
+}
+
+impl Default for PeerQueues {
+    fn default() -> Self {
+        PeerQueues {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            upload_queue: 0,
+            write_buffer: 0,
+            read_buffer: 0,
+            requests_outstanding: 0,
+        }
+    }
+}
 
 pub(crate) struct Peer {
     shared: Arc<TorrentShared>,
@@ -74,7 +108,9 @@ pub(crate) struct Peer {
     down: RateEstimate,
     up: RateEstimate,
     last_block: Instant,
-    last_recv: Instant,
+    /// When the last whole message (keep-alives included) arrived: a peer
+    /// that trickles bytes without ever completing a message is idle.
+    last_message: Instant,
     last_send: Instant,
     wbuf: BytesMut,
     decoder: MessageDecoder,
@@ -116,7 +152,7 @@ impl Peer {
             down: RateEstimate::default(),
             up: RateEstimate::default(),
             last_block: now,
-            last_recv: now,
+            last_message: now,
             last_send: now,
             wbuf: BytesMut::with_capacity(64 * 1024),
             decoder: MessageDecoder::new(WireConfig {
@@ -192,7 +228,8 @@ impl Peer {
             }
             self.after_event(&mut disk)?;
             let now = Instant::now();
-            let can_read = rbuf.len() < MAX_READ_BUF && now >= read_resume;
+            let can_read =
+                rbuf.len() < MAX_READ_BUF && self.wbuf.len() < MAX_WRITE_BUF && now >= read_resume;
             let can_write = !self.wbuf.is_empty() && now >= write_resume;
             let throttle = read_resume.max(write_resume);
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -204,9 +241,9 @@ impl Peer {
                     if n == 0 {
                         return Ok(());
                     }
-                    self.last_recv = Instant::now();
+                    let at = Instant::now();
                     if let Some(l) = &self.shared.download_limit {
-                        read_resume = self.last_recv + l.take(n as u64, self.last_recv);
+                        read_resume = at + l.take(n as u64, at);
                     }
                     self.process(&mut rbuf)?;
                 }
@@ -232,6 +269,8 @@ impl Peer {
                 _ = tokio::time::sleep_until(throttle.into()), if throttle > now => {}
                 _ = tick.tick() => {
                     let now = Instant::now();
+                    let read_buffer = rbuf.len();
+                    self.set_slot(|s| s.queues.read_buffer = read_buffer);
                     self.on_tick(now.saturating_duration_since(last_tick), now)?;
                     last_tick = now;
                 }
@@ -262,6 +301,7 @@ impl Peer {
     fn process(&mut self, rbuf: &mut BytesMut) -> Result<(), Error> {
         // Bounded by the buffer: each message consumes bytes.
         while let Some(msg) = self.decoder.decode(rbuf)? {
+            self.last_message = Instant::now();
             self.handle(msg)?;
         }
         Ok(())
@@ -578,7 +618,7 @@ impl Peer {
         self.down.tick(elapsed);
         self.up.tick(elapsed);
         let cfg = self.shared.config.clone();
-        if now.saturating_duration_since(self.last_recv) > cfg.idle_timeout {
+        if now.saturating_duration_since(self.last_message) > cfg.idle_timeout {
             return Err(Error::Timeout("peer idle"));
         }
         if !self.outstanding.is_empty()
@@ -597,10 +637,18 @@ impl Peer {
             self.send(&m);
         }
         let (down, up, snubbed) = (self.down.get(), self.up.get(), self.snubbed);
+        let (upload_queue, write_buffer, outstanding) = (
+            self.upload_queue.len(),
+            self.wbuf.len(),
+            self.outstanding.len(),
+        );
         self.set_slot(|s| {
             s.download_rate = down;
             s.upload_rate = up;
             s.snubbed = snubbed;
+            s.queues.upload_queue = upload_queue;
+            s.queues.write_buffer = write_buffer;
+            s.queues.requests_outstanding = outstanding;
         });
         self.sync()
     }

@@ -240,13 +240,25 @@ impl Session {
 
 async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
     let mut stop = inner.stop.subscribe();
+    // Incoming connections still handshaking. Beyond the cap a new one is
+    // closed at once: a burst of sockets that never finish the handshake
+    // costs at most this many tasks and buffers, each for at most two
+    // handshake timeouts.
+    let pending = Arc::new(tokio::sync::Semaphore::new(
+        inner.config.max_pending_handshakes.max(1),
+    ));
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        tracing::debug!(%addr, "incoming peer refused: too many handshakes pending");
+                        drop(stream);
+                        continue;
+                    };
                     let inner = inner.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = accept_one(inner, stream, addr).await {
+                        if let Err(e) = accept_one(inner, stream, addr, permit).await {
                             tracing::debug!(%addr, error = %e, "incoming peer refused");
                         }
                     });
@@ -262,15 +274,18 @@ async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
 }
 
 /// An incoming connection: read the info-hash (first 48 bytes), answer with
-/// our handshake for that torrent, then read the rest of theirs.
+/// our handshake for that torrent, then read the rest of theirs. `permit`
+/// holds a pending-handshake slot until the handshake is done.
 async fn accept_one(
     inner: Arc<SessionInner>,
     mut stream: TcpStream,
     addr: SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     let timeout = inner.config.handshake_timeout;
-    let mut rbuf = BytesMut::with_capacity(64 * 1024);
+    // Small until the peer is admitted: the peer task grows it as needed.
+    let mut rbuf = BytesMut::with_capacity(ferro_wire::HANDSHAKE_LEN * 2);
     let info_hash = tokio::time::timeout(timeout, async {
         // Bounded: each pass reads at least one byte; 48 are enough.
         for _ in 0..48 {
@@ -307,6 +322,7 @@ async fn accept_one(
     let theirs = tokio::time::timeout(timeout, connect::read_handshake(&mut stream, &mut rbuf))
         .await
         .map_err(|_| Error::Timeout("incoming handshake"))??;
+    drop(permit);
     connect::run(torrent, stream, addr, theirs, rbuf).await
 }
 

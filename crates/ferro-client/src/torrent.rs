@@ -106,6 +106,10 @@ pub(crate) struct PeerSlot {
     /// Where it accepts connections: the dialled address, or an incoming
     /// peer's address with the port of its extended handshake `p`.
     pub listen: Option<SocketAddr>,
+    /// When the handshake completed (newcomers may replace idle peers).
+    pub connected_at: Instant,
+    /// Queue sizes as the peer task last reported them.
+    pub queues: crate::peer::PeerQueues,
 }
 
 /// Mutable state of a torrent.

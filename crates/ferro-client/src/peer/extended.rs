@@ -62,7 +62,8 @@ impl Peer {
         {
             // Where the peer listens, for reconnecting later.
             let listen = SocketAddr::new(self.addr.ip(), port);
-            self.shared.lock().known.entry(listen).or_insert(None);
+            // Through add_known: bounded like every other source.
+            self.shared.add_known([listen]);
             self.set_slot(|s| s.listen = Some(listen));
         }
     }
