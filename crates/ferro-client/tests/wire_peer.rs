@@ -4,72 +4,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use bytes::BytesMut;
+use common::fake_peer::FakePeer;
 use ferro_client::{AddTorrent, Session};
-use ferro_wire::{
-    BlockRequest, ExtendedHandshake, Handshake, HandshakeDecoder, Message, MessageDecoder, Reserved,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-struct RawPeer {
-    stream: TcpStream,
-    buf: BytesMut,
-    dec: MessageDecoder,
-}
-
-impl RawPeer {
-    async fn connect(addr: SocketAddr, info_hash: ferro_core::InfoHash) -> (RawPeer, Handshake) {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        let mut ours = Handshake::new(info_hash, ferro_wire::generate_peer_id());
-        ours.reserved = Reserved::ferro_default();
-        stream.write_all(&ours.to_bytes()).await.unwrap();
-        let mut buf = BytesMut::new();
-        let theirs = loop {
-            if let Some(h) = HandshakeDecoder::new().decode(&mut buf).unwrap() {
-                break h;
-            }
-            assert!(stream.read_buf(&mut buf).await.unwrap() > 0);
-        };
-        (
-            RawPeer {
-                stream,
-                buf,
-                dec: MessageDecoder::default(),
-            },
-            theirs,
-        )
-    }
-
-    async fn send(&mut self, m: Message) {
-        let mut out = BytesMut::new();
-        m.encode(&mut out);
-        self.stream.write_all(&out).await.unwrap();
-    }
-
-    /// The next message other than keep-alive, within 5 s.
-    async fn recv(&mut self) -> Message {
-        tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                if let Some(m) = self.dec.decode(&mut self.buf).unwrap() {
-                    if m != Message::KeepAlive {
-                        return m;
-                    }
-                    continue;
-                }
-                assert!(
-                    self.stream.read_buf(&mut self.buf).await.unwrap() > 0,
-                    "closed"
-                );
-            }
-        })
-        .await
-        .expect("no message in 5 s")
-    }
-}
+use ferro_wire::{BlockRequest, ExtendedHandshake, Message};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeder_speaks_fast_extension_and_serves_blocks() {
@@ -82,7 +19,7 @@ async fn seeder_speaks_fast_extension_and_serves_blocks() {
         .await
         .unwrap();
 
-    let (mut p, theirs) = RawPeer::connect(seeder.listen_addr(), torrent.info_hash()).await;
+    let (mut p, theirs) = FakePeer::connect(seeder.listen_addr(), torrent.info_hash()).await;
     assert!(theirs.reserved.fast() && theirs.reserved.extension_protocol());
     let Message::Extended { id: 0, payload } = p.recv().await else {
         panic!("no extended handshake")
@@ -135,7 +72,7 @@ async fn empty_leecher_sends_have_none_and_becomes_interested() {
         .add_torrent(AddTorrent::new(torrent.clone(), tmp.path().join("l")))
         .await
         .unwrap();
-    let (mut p, _) = RawPeer::connect(leecher.listen_addr(), torrent.info_hash()).await;
+    let (mut p, _) = FakePeer::connect(leecher.listen_addr(), torrent.info_hash()).await;
     assert!(matches!(p.recv().await, Message::Extended { id: 0, .. }));
     assert_eq!(p.recv().await, Message::HaveNone);
     p.send(Message::Have(3)).await;
