@@ -40,7 +40,11 @@ pub struct DhtOptions {
     /// Time between a torrent's lookups and announces (default 10 min).
     pub lookup_interval: Duration,
     /// The node's own settings; its `bootstrap_nodes` are ignored in favour
-    /// of [`bootstrap_nodes`](Self::bootstrap_nodes).
+    /// of [`bootstrap_nodes`](Self::bootstrap_nodes). Its defences against a
+    /// single host (`routing.restrict_routing_ips`: one routing-table node per
+    /// IP; `rate_limit`: per-IP query limits; `peer_store` caps) are on by
+    /// default; [`loopback`](Self::loopback) turns the first two off, since
+    /// every node of a local test shares 127.0.0.1.
     pub node: DhtConfig,
 }
 

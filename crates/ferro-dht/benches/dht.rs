@@ -1,4 +1,5 @@
-//! Benches for the DHT's hot paths: KRPC decode/encode, routing-table lookups.
+//! Benches for the DHT's hot paths: KRPC decode/encode, routing-table lookups,
+//! and the per-IP defences every datagram or announce goes through.
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -46,7 +47,8 @@ fn routing(c: &mut Criterion) {
     for i in 0..5000u32 {
         let info = NodeInfo {
             id: NodeId(rng.random()),
-            addr: std::net::SocketAddr::from((i.to_be_bytes(), 6881)),
+            // One host per /24, as the IP restriction expects of honest nodes.
+            addr: std::net::SocketAddr::from((((i << 8) | 1).to_be_bytes(), 6881)),
         };
         table.insert(info, now);
     }
@@ -82,7 +84,7 @@ fn node_serving(c: &mut Criterion) {
     let mut node = Node::new(cfg, NodeId(rng.random()), StdRng::seed_from_u64(4), now);
     // Fill the table through answered pings.
     for i in 0..300u32 {
-        let addr = std::net::SocketAddr::from(((0x0a00_0000 | i).to_be_bytes(), 6881));
+        let addr = std::net::SocketAddr::from(((0x0a00_0001 | (i << 8)).to_be_bytes(), 6881));
         node.add_node(addr, now);
         let Some(ping) = node.poll_transmit() else {
             continue;
@@ -117,5 +119,35 @@ fn node_serving(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, krpc_codec, routing, node_serving);
+fn defences(c: &mut Criterion) {
+    use ferro_dht::{InfoHash, PeerStore, PeerStoreConfig, RateLimitConfig, RateLimiter};
+    let now = Instant::now();
+    // A spoofed flood: every query from a new source, the table always full.
+    let mut limiter = RateLimiter::new(RateLimitConfig::default());
+    let mut i = 0u32;
+    c.bench_function("rate_limit_allow_spoofed_sources", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            limiter.allow(black_box(std::net::IpAddr::from(i.to_be_bytes())), now)
+        })
+    });
+    let mut limiter = RateLimiter::new(RateLimitConfig::default());
+    let one = std::net::IpAddr::from([10, 0, 0, 1]);
+    c.bench_function("rate_limit_allow_one_flooder", |b| {
+        b.iter(|| limiter.allow(black_box(one), now))
+    });
+    // Announces for random info-hashes from 100 hosts into a full store.
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut store = PeerStore::new(PeerStoreConfig::default());
+    let mut n = 0u32;
+    c.bench_function("peer_store_announce_flood_full_store", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let peer = std::net::SocketAddr::from(([10, 0, (n % 100) as u8, 1], 6881));
+            store.announce(InfoHash(rng.random()), black_box(peer), now)
+        })
+    });
+}
+
+criterion_group!(benches, krpc_codec, routing, node_serving, defences);
 criterion_main!(benches);

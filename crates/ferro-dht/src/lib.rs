@@ -11,6 +11,13 @@
 //!   [`sim`] can run thousands of nodes deterministically in one process.
 //! - `driver` (feature `tokio`): the node on a tokio UDP socket.
 //!
+//! Defences against hostile hosts (issue #11): per-IP query rate limits
+//! ([`RateLimitConfig`]), write tokens bound to the querier's IP
+//! ([`TokenSecret`]), a peer store bounded per torrent, per IP and overall
+//! ([`PeerStoreConfig`]), and at most one routing-table node per IP
+//! ([`RoutingConfig::restrict_routing_ips`]); [`NodeStats`] counts what they
+//! refused. [`DhtConfig::loopback`] turns the IP rules off for tests on one host.
+//!
 //! ```
 //! use std::time::Instant;
 //! use ferro_dht::{DhtConfig, Node, NodeId};
