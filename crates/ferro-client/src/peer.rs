@@ -93,6 +93,12 @@ pub(crate) struct Peer {
     ut_metadata: Option<u8>,
     /// Our DHT port, to send if the peer set the DHT bit too (BEP 5).
     dht_port: Option<u16>,
+    /// The peer's DHT node was pinged already: BEP 5 sends `port` once, and
+    /// each one costs a task and a datagram, so the rest are ignored.
+    port_seen: bool,
+    /// Its extended handshake's `p` was taken already (only the first is:
+    /// repeated handshakes must not fill the known list with its ports).
+    listen_seen: bool,
     pex: crate::pex::PexLink,
     has: Bitfield,
     am_interested: bool,
@@ -137,6 +143,8 @@ impl Peer {
                 .as_ref()
                 .filter(|_| theirs.reserved.dht())
                 .map(|d| d.dht.local_addr().port()),
+            port_seen: false,
+            listen_seen: false,
             pex: Default::default(),
             has: Bitfield::new(pieces as usize),
             am_interested: false,
@@ -314,7 +322,9 @@ impl Peer {
             Message::Port(port) => {
                 if let Some(d) = &self.shared.dht
                     && port != 0
+                    && !self.port_seen
                 {
+                    self.port_seen = true;
                     d.add_node(SocketAddr::new(self.addr.ip(), port));
                 }
             }

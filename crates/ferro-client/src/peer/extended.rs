@@ -59,7 +59,9 @@ impl Peer {
         }
         if let Some(port) = h.p
             && port != 0
+            && !self.listen_seen
         {
+            self.listen_seen = true;
             // Where the peer listens, for reconnecting later.
             let listen = SocketAddr::new(self.addr.ip(), port);
             // Through add_known: bounded like every other source.
