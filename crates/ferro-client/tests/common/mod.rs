@@ -1,6 +1,7 @@
 //! Helpers shared by the loopback tests.
 #![allow(dead_code)]
 
+pub mod adversary;
 pub mod fake_peer;
 pub mod lt;
 
