@@ -36,6 +36,31 @@ pub(crate) struct Args {
     /// Seed for S seconds after completion (implies --seed).
     #[arg(long, value_name = "S")]
     seed_time: Option<u64>,
+    /// Download only these files: indices as `ferro info` lists them,
+    /// comma-separated, with inclusive ranges (BEP 53 `so` syntax, e.g.
+    /// 0,2-4). Other files are skipped; for a magnet link this replaces its `so=`.
+    #[arg(long, value_name = "LIST")]
+    select: Option<String>,
+    /// Download pieces in order (for streaming) instead of rarest first.
+    #[arg(long)]
+    sequential: bool,
+}
+
+/// File priorities for `--select`: the listed files, the others skipped.
+/// An index past the file list is a usage error (unlike a magnet's `so=`).
+fn file_selection(
+    info: &ferro_metainfo::Info,
+    select: &[ferro_magnet::SelectRange],
+) -> crate::Result<Vec<ferro_client::FilePriority>> {
+    let files = info.files().len();
+    if let Some(r) = select.iter().find(|r| r.first >= files) {
+        return Err(format!(
+            "--select: file index {} out of range: the torrent has {files} files (see ferro info)",
+            r.first
+        )
+        .into());
+    }
+    Ok(ferro_client::selection::select_only(files, select).0)
 }
 
 /// Flags shared by `download` and `seed`.
@@ -206,13 +231,29 @@ pub(crate) fn run(args: Args) -> crate::Result<()> {
     args.common.init_logging();
     let mode = args.common.display_mode();
     let magnet = args.torrent.to_str().filter(|s| s.starts_with("magnet:"));
-    let add = match magnet {
+    let mut add = match magnet {
         Some(uri) => Source::Magnet(args.common.add_magnet(uri, args.output.clone())?),
         None => Source::Torrent(
             args.common
                 .add(read_torrent(&args.torrent)?, args.output.clone())?,
         ),
     };
+    let select = match &args.select {
+        Some(s) => Some(
+            ferro_magnet::SelectRange::parse_list(s).map_err(|e| format!("--select {s}: {e}"))?,
+        ),
+        None => None,
+    };
+    match (&mut add, select) {
+        (Source::Torrent(t), select) => {
+            t.sequential = args.sequential;
+            if let Some(select) = select {
+                t.file_priorities = Some(file_selection(&t.metainfo.info, &select)?);
+            }
+        }
+        (Source::Magnet(m), Some(select)) => m.magnet.select_only = select,
+        (Source::Magnet(_), None) => {}
+    }
     let seed_after = args.seed || args.seed_ratio.is_some() || args.seed_time.is_some();
     runtime()?.block_on(async move {
         let session = Session::new(args.common.config()).await?;
@@ -222,7 +263,9 @@ pub(crate) fn run(args: Args) -> crate::Result<()> {
                 if mode == Mode::Lines {
                     let _ = crate::output::print("fetching metadata from peers\n");
                 }
-                session.add_magnet(magnet).await?
+                let handle = session.add_magnet(magnet).await?;
+                handle.set_sequential(args.sequential);
+                handle
             }
         };
         let mut display = Display::new(mode, &handle);
@@ -241,8 +284,9 @@ pub(crate) fn run(args: Args) -> crate::Result<()> {
         session.shutdown().await;
         display.finish(&stats);
         outcome?;
-        if stats.pieces_have != stats.piece_count {
-            return Err(format!("only {} of {} pieces verified", stats.pieces_have, stats.piece_count).into());
+        if stats.wanted_left > 0 {
+            let done = stats.wanted_length - stats.wanted_left;
+            return Err(format!("only {done} of {} wanted bytes verified", stats.wanted_length).into());
         }
         Ok(())
     })
@@ -266,7 +310,8 @@ pub(crate) struct Display {
 
 impl Display {
     pub(crate) fn new(mode: Mode, handle: &TorrentHandle) -> Self {
-        let total = handle.info().total_length();
+        // The bar covers what is to be downloaded (the selected files' pieces).
+        let total = handle.stats().wanted_length;
         let bar = (mode == Mode::Bar).then(|| {
             let bar = ProgressBar::new(total);
             if let Ok(style) = ProgressStyle::with_template(
@@ -290,14 +335,15 @@ impl Display {
     }
 
     fn show(&self, s: &TorrentStats) {
-        let eta = match (s.total_length - s.verified_bytes).checked_div(s.download_rate) {
+        let wanted_verified = s.wanted_length - s.wanted_left;
+        let eta = match s.wanted_left.checked_div(s.download_rate) {
             Some(secs) => format!("{}:{:02}", secs / 60, secs % 60),
             None => "-".into(),
         };
         match self.mode {
             Mode::Bar => {
                 if let Some(b) = &self.bar {
-                    b.set_position(s.verified_bytes);
+                    b.set_position(wanted_verified);
                     b.set_message(format!(
                         "↓ {}/s ↑ {}/s peers {}/{} ETA {eta}",
                         human_size(s.download_rate),
@@ -312,8 +358,8 @@ impl Display {
                     "{} {:5.1}% {}/{} down {}/s up {}/s peers {}/{} eta {eta}\n",
                     self.name,
                     s.progress() * 100.0,
-                    human_size(s.verified_bytes),
-                    human_size(s.total_length),
+                    human_size(wanted_verified),
+                    human_size(s.wanted_length),
                     human_size(s.download_rate),
                     human_size(s.upload_rate),
                     s.peers_connected,
@@ -324,6 +370,9 @@ impl Display {
                 "event": "progress",
                 "verified_bytes": s.verified_bytes,
                 "total_bytes": s.total_length,
+                "selected_bytes": s.selected_length,
+                "wanted_bytes": s.wanted_length,
+                "wanted_left": s.wanted_left,
                 "pieces": s.pieces_have,
                 "piece_count": s.piece_count,
                 "download_rate": s.download_rate,
@@ -422,7 +471,7 @@ impl Display {
 
     pub(crate) fn seeding(&mut self, handle: &TorrentHandle) {
         if let Some(b) = &self.bar {
-            b.set_position(handle.info().total_length());
+            b.set_position(handle.stats().wanted_length);
         }
         if self.mode == Mode::Lines {
             let _ = crate::output::print(&format!("{}: seeding (Ctrl-C to stop)\n", self.name));
@@ -460,7 +509,10 @@ impl Display {
                 "event": "finished",
                 "verified_bytes": s.verified_bytes, "total_bytes": s.total_length,
                 "downloaded": s.downloaded, "uploaded": s.uploaded, "seconds": secs,
-                "complete": s.pieces_have == s.piece_count,
+                "complete": s.wanted_left == 0,
+                "selected_bytes": s.selected_length,
+                "wanted_bytes": s.wanted_length,
+                "pieces": s.pieces_have, "piece_count": s.piece_count,
                 "downloaded_from_web_seeds": s.downloaded_from_web_seeds,
             })),
             _ => {

@@ -54,8 +54,10 @@ fn to_json(m: &Metainfo) -> serde_json::Value {
     let files: Vec<_> = info
         .files()
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(index, f)| {
             json!({
+                "index": index,
                 "path": f.path.to_string_lossy(),
                 "size": f.length,
                 "offset": f.offset,
@@ -131,12 +133,13 @@ fn to_text(m: &Metainfo) -> String {
             let _ = writeln!(s, "  {url}");
         }
     }
+    // Indices are those of `ferro download --select` and magnet `so=` (BEP 53).
     let _ = writeln!(s, "files ({}):", info.files().len());
-    for f in info.files() {
+    for (i, f) in info.files().iter().enumerate() {
         let pad = if f.is_padding() { "  [padding]" } else { "" };
         let _ = writeln!(
             s,
-            "  {:>12}  {}{pad}",
+            "  {i:>4}  {:>12}  {}{pad}",
             human_size(f.length),
             f.path.display()
         );

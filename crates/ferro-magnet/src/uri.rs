@@ -68,6 +68,22 @@ impl SelectRange {
     pub fn contains(&self, index: usize) -> bool {
         (self.first..=self.last).contains(&index)
     }
+
+    /// Parses a BEP 53 `so` value: comma-separated file indices and
+    /// inclusive ranges, e.g. `0,2-4` (also what `ferro download --select`
+    /// takes). At most 256 entries are kept; a malformed or reversed entry
+    /// is an error.
+    pub fn parse_list(value: &str) -> Result<Vec<SelectRange>, Error> {
+        let mut out = Vec::new();
+        for part in value.split(',').filter(|p| !p.is_empty()) {
+            let range = parse_select(part).ok_or_else(|| Error::InvalidParameter {
+                name: "so".into(),
+                value: value.to_owned(),
+            })?;
+            push_limited(&mut out, range);
+        }
+        Ok(out)
+    }
 }
 
 /// A parsed magnet link.

@@ -199,3 +199,21 @@ proptest! {
         let _ = MagnetLink::parse(&s);
     }
 }
+
+#[test]
+fn select_list_parses_like_so() {
+    let r = |first, last| SelectRange { first, last };
+    assert_eq!(
+        SelectRange::parse_list("0,2-4,,7").unwrap(),
+        vec![r(0, 0), r(2, 4), r(7, 7)]
+    );
+    assert!(SelectRange::parse_list("").unwrap().is_empty());
+    for bad in ["4-2", "a", "1-", "-1", "1,x"] {
+        assert!(SelectRange::parse_list(bad).is_err(), "{bad}");
+    }
+    let many = (0..1000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(SelectRange::parse_list(&many).unwrap().len(), 256);
+}
