@@ -355,7 +355,7 @@ impl RoutingTable {
             let last = count - 1;
             let (k, cfg) = (self.cfg.k, self.cfg.clone());
             let allowed = self.ip_allowed(info.addr.ip(), i, false, None);
-            let cache_allowed = self.ip_allowed(info.addr.ip(), i, true, None);
+            let cache_allowed = self.ip_allowed(info.addr.ip(), i, true, Some(&info.id));
             let Some(b) = self.buckets.get_mut(i) else {
                 return InsertOutcome::Rejected;
             };

@@ -55,6 +55,10 @@ fn far_bucket_fills_then_caches_and_replaces_bad() {
         "{out:?}"
     );
     assert_eq!(t.bucket(0).unwrap().1.len(), 1);
+    // Answering again keeps it cached (its IP is its own entry, not another).
+    let again = t.insert(node(id_with_first(0x90), 100), later);
+    assert!(matches!(again, InsertOutcome::Cached { .. }), "{again:?}");
+    assert_eq!(t.bucket(0).unwrap().1.len(), 1);
     // Two failures make a node bad; the cached node takes its place.
     let victim = NodeId(id_with_first(0x83));
     t.failed(&victim, later);
