@@ -261,6 +261,8 @@ impl Peer {
                     if let Some(l) = &self.shared.upload_limit {
                         write_resume = self.last_send + l.take(n as u64, self.last_send);
                     }
+                    // Messages left unhandled while the write buffer was full.
+                    self.process(&mut rbuf)?;
                 }
                 r = async { match disk.as_mut() { Some(j) => j.await, None => std::future::pending().await } }, if disk.is_some() => {
                     disk = None;
@@ -306,9 +308,15 @@ impl Peer {
         Ok(())
     }
 
+    /// Handles the whole messages in `rbuf`, pausing while the write buffer
+    /// is over [`MAX_WRITE_BUF`]: a 30-byte ut_metadata request earns up to
+    /// 16 KiB, so one read of requests must not be answered all at once.
+    /// The rest is handled after the next write.
     fn process(&mut self, rbuf: &mut BytesMut) -> Result<(), Error> {
         // Bounded by the buffer: each message consumes bytes.
-        while let Some(msg) = self.decoder.decode(rbuf)? {
+        while self.wbuf.len() < MAX_WRITE_BUF
+            && let Some(msg) = self.decoder.decode(rbuf)?
+        {
             self.last_message = Instant::now();
             self.handle(msg)?;
         }

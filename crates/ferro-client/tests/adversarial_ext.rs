@@ -264,3 +264,61 @@ async fn repeated_listen_ports_and_port_messages_count_once() {
     s.shutdown().await;
     sw.seeder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ut_metadata_request_flood_from_a_peer_that_never_reads_stays_bounded() {
+    let sw = seeding(4 * 1024 * 1024, config()).await;
+    let h = sw.handle();
+    let (mut p, _) = FakePeer::connect(sw.seeder.listen_addr(), sw.torrent.info_hash()).await;
+    // We speak ut_metadata as id 3; the seeder answers under it.
+    p.send_extended_handshake(&ExtendedHandshake::default().with_extension("ut_metadata", 3))
+        .await;
+    // 200 000 requests for metadata piece 0 (the seeder's UT_METADATA_ID is
+    // 2), never reading: each answer is the whole small info dictionary.
+    let mut one = bytes::BytesMut::new();
+    Message::Extended {
+        id: 2,
+        payload: Bytes::from(MetadataMessage::Request { piece: 0 }.encode()),
+    }
+    .encode(&mut one);
+    let flood: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * 200_000)
+        .collect();
+    let (_rd, mut wr) = p.stream.into_split();
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let _ = wr.write_all(&flood).await;
+        wr
+    });
+    let mut max_write = 0;
+    // Until the write buffer reached its cap and two more refreshes
+    // passed, or 30 s on a slow machine.
+    let mut after_cap = 0;
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for q in h.peer_queues() {
+            max_write = max_write.max(q.write_buffer);
+        }
+        if max_write >= 2 * 1024 * 1024 {
+            after_cap += 1;
+            if after_cap > 20 {
+                break;
+            }
+        }
+    }
+    assert!(
+        max_write >= 2 * 1024 * 1024,
+        "the flood never filled the write buffer: {max_write}"
+    );
+    // Stops handling requests at 2 MiB queued: one answer more at most.
+    let answer = sw.torrent.info.raw().len() + 64;
+    assert!(
+        max_write <= 2 * 1024 * 1024 + answer,
+        "{max_write} bytes queued"
+    );
+    writer.abort();
+    sw.seeder.shutdown().await;
+}
