@@ -346,13 +346,9 @@ pub(crate) async fn add_torrent(
         };
         let progress = AtomicU64::new(0);
         if let Some(r) = resume
-            && let Ok((mut trusted, to_hash)) = r.plan(&info, storage.paths())
+            && let Some(checked) = r.check(&storage, hashing_threads(), &progress)?
         {
-            let found = storage.recheck(Some(&to_hash), hashing_threads(), &progress)?;
-            for p in found.iter_ones() {
-                trusted.set(p, true);
-            }
-            return Ok((trusted, to_hash.len() as u32));
+            return Ok(checked);
         }
         if !storage.had_existing_data() {
             return Ok((Bitfield::new(n as usize), 0));

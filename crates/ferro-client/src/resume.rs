@@ -8,6 +8,7 @@
 //! written atomically (a temporary file renamed over the old one).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::time::UNIX_EPOCH;
 
 use ferro_core::InfoHash;
@@ -16,6 +17,12 @@ use ferro_wire::Bitfield;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::storage::Storage;
+
+/// Trusted pieces hashed anyway at start (at most this many)...
+const SPOT_CHECKS: usize = 16;
+/// ...and at most this many bytes of them.
+const SPOT_CHECK_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Where a torrent's resume file lives: inside the download directory, so
 /// Ferro writes nowhere else.
@@ -194,6 +201,63 @@ impl ResumeData {
     }
 }
 
+impl ResumeData {
+    /// The startup check of `storage` with this resume data: the pieces
+    /// [`plan`](Self::plan) trusts, plus those found by hashing the rest.
+    /// Returns the verified pieces and how many were hashed, or `None` when
+    /// the resume data cannot be used (another torrent, a wrong piece or
+    /// file count, or a claimed piece whose data is wrong) and the caller
+    /// must recheck everything.
+    ///
+    /// The size/mtime stamps catch every change made through the file
+    /// system's clock, but not data lost with its stamp intact (restored
+    /// mtimes, a copy that keeps times, a crafted file): a few trusted
+    /// pieces, evenly spaced, are hashed too ([`spot_checks`]), and one
+    /// wrong piece among them discredits the whole file.
+    pub fn check(
+        &self,
+        storage: &Storage,
+        threads: usize,
+        progress: &AtomicU64,
+    ) -> Result<Option<(Bitfield, u32)>, Error> {
+        let (mut trusted, mut to_hash) = match self.plan(storage.info(), storage.paths()) {
+            Ok(plan) => plan,
+            Err(reason) => {
+                tracing::warn!(%reason, "resume data not used: full recheck");
+                return Ok(None);
+            }
+        };
+        let spots = spot_checks(&trusted, storage.info().piece_length());
+        to_hash.extend(&spots);
+        let found = storage.recheck(Some(&to_hash), threads, progress)?;
+        if let Some(bad) = spots.iter().find(|p| !found.get(**p)) {
+            tracing::warn!(
+                piece = bad,
+                "resume data claims a piece whose data is wrong: full recheck"
+            );
+            return Ok(None);
+        }
+        for p in found.iter_ones() {
+            trusted.set(p, true);
+        }
+        Ok(Some((trusted, to_hash.len() as u32)))
+    }
+}
+
+/// Up to [`SPOT_CHECKS`] pieces of `trusted` (and [`SPOT_CHECK_BYTES`]),
+/// evenly spaced over them, always including the first and the last.
+pub fn spot_checks(trusted: &Bitfield, piece_length: u64) -> Vec<u32> {
+    let ones: Vec<u32> = trusted.iter_ones().collect();
+    let n = SPOT_CHECKS
+        .min((SPOT_CHECK_BYTES / piece_length.max(1)).max(1) as usize)
+        .min(ones.len());
+    let mut out: Vec<u32> = (0..n)
+        .filter_map(|i| ones.get(i * (ones.len() - 1) / (n - 1).max(1)).copied())
+        .collect();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +304,24 @@ mod tests {
         );
         std::fs::write(&path, b"garbage").unwrap();
         assert!(ResumeData::load(&path).is_err());
+    }
+
+    #[test]
+    fn spot_checks_are_spread_and_bounded() {
+        let mut have = Bitfield::new(1000);
+        assert!(spot_checks(&have, 16384).is_empty());
+        have.set(7, true);
+        assert_eq!(spot_checks(&have, 16384), vec![7]);
+        for p in 100..1000 {
+            have.set(p, true);
+        }
+        let s = spot_checks(&have, 16384);
+        assert_eq!(s.len(), SPOT_CHECKS);
+        assert_eq!(s.first(), Some(&7));
+        assert_eq!(s.last(), Some(&999));
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        // Huge pieces: the byte cap wins, one piece at least.
+        assert_eq!(spot_checks(&have, 32 * 1024 * 1024).len(), 2);
+        assert_eq!(spot_checks(&have, 1 << 40).len(), 1);
     }
 }

@@ -98,8 +98,15 @@ impl Storage {
                             .map_err(|e| Error::io("allocate", &path, e))?;
                     }
                 }
-                // A read-only file of complete data can still be seeded.
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && path.is_file() => {
+                // A read-only file of complete data can still be seeded
+                // (a read-only mount says so even to root).
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                            | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) && path.is_file() =>
+                {
                     writable = false;
                     existing_data = true;
                 }
@@ -243,6 +250,20 @@ impl Storage {
 
     /// Writes `data` at the torrent offset `offset`, skipping padding files.
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        if !self.writable {
+            // Say why, rather than the "bad file descriptor" of a write
+            // through a handle opened read-only.
+            let at = self.info.range_spans(offset, 1).next();
+            let path = at.map(|s| self.path_of(s.file_index)).unwrap_or_default();
+            return Err(Error::io(
+                "write",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::ReadOnlyFilesystem,
+                    "the torrent's files are read-only (opened for seeding only)",
+                ),
+            ));
+        }
         for span in self.info.range_spans(offset, data.len() as u64) {
             let Some(entry) = self.info.files().get(span.file_index) else {
                 continue;
