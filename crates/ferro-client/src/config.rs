@@ -53,6 +53,9 @@ pub struct Config {
     pub optimistic_interval: Duration,
     /// Floor for the time between announces to a tracker (default 30 s).
     pub min_announce_interval: Duration,
+    /// One announce to one tracker (default 20 s): a tracker slower than
+    /// this counts as failed and the next one is asked.
+    pub tracker_timeout: Duration,
     /// Peer exchange (BEP 11) on public torrents (default on; never on
     /// private ones, BEP 27).
     pub pex: bool,
@@ -88,6 +91,7 @@ impl Default for Config {
             choke_interval: Duration::from_secs(10),
             optimistic_interval: Duration::from_secs(30),
             min_announce_interval: Duration::from_secs(30),
+            tracker_timeout: Duration::from_secs(20),
             pex: true,
             pex_interval: Duration::from_secs(60),
             dht: None,

@@ -114,7 +114,8 @@ pub enum TorrentEvent {
         /// Peers it listed.
         peers: usize,
     },
-    /// No tracker answered.
+    /// A tracker did not answer: timed out, an unreadable answer, too many
+    /// redirects, a failure reason... (the message starts with its URL).
     AnnounceFailed(String),
     /// Every wanted piece is verified on disk (every piece unless files are
     /// skipped). Sent again if a priority raised later is completed too.

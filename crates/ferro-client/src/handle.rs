@@ -538,37 +538,24 @@ async fn announcer(
     // Runs until the torrent stops; each pass waits an interval or an event.
     loop {
         let req = request(event);
-        let result = tokio::time::timeout(
-            Duration::from_secs(30),
-            session.tracker.announce_tiers(&mut tiers, &req),
-        )
-        .await;
-        let wait = match result {
-            Ok(Ok(answers)) => {
-                announced = true;
-                backoff = Duration::from_secs(5);
-                event = Event::None;
-                let mut interval = Duration::from_secs(1800);
-                for (url, resp) in answers {
-                    shared.emit(TorrentEvent::Announced {
-                        url,
-                        peers: resp.peers.len(),
-                    });
-                    shared.add_known(resp.peers.iter().map(|p| p.addr));
-                    interval = interval.min(resp.interval);
-                }
-                interval.max(shared.config.min_announce_interval)
+        let answers = announce_tiers(&shared, &session, &mut tiers, &req, true).await;
+        let wait = if answers.is_empty() {
+            backoff = (backoff * 2).min(Duration::from_secs(300));
+            backoff
+        } else {
+            announced = true;
+            backoff = Duration::from_secs(5);
+            event = Event::None;
+            let mut interval = Duration::from_secs(1800);
+            for (url, resp) in answers {
+                shared.emit(TorrentEvent::Announced {
+                    url,
+                    peers: resp.peers.len(),
+                });
+                shared.add_known(resp.peers.iter().map(|p| p.addr));
+                interval = interval.min(resp.interval);
             }
-            Ok(Err(e)) => {
-                shared.emit(TorrentEvent::AnnounceFailed(e.to_string()));
-                backoff = (backoff * 2).min(Duration::from_secs(300));
-                backoff
-            }
-            Err(_) => {
-                shared.emit(TorrentEvent::AnnounceFailed("announce timed out".into()));
-                backoff = (backoff * 2).min(Duration::from_secs(300));
-                backoff
-            }
+            interval.max(shared.config.min_announce_interval)
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -587,8 +574,39 @@ async fn announcer(
         let req = request(Event::Stopped);
         let _ = tokio::time::timeout(
             Duration::from_secs(3),
-            session.tracker.announce_tiers(&mut tiers, &req),
+            announce_tiers(&shared, &session, &mut tiers, &req, false),
         )
         .await;
     }
+}
+
+/// One announce to every tier (BEP 12: within a tier, trackers in order
+/// until one answers). Each tracker gets `Config::tracker_timeout`, so one
+/// that accepts and never answers cannot keep the next tiers from being
+/// asked; each failure is reported with its URL (when `report`).
+async fn announce_tiers(
+    shared: &TorrentShared,
+    session: &SessionInner,
+    tiers: &mut TrackerTiers,
+    req: &AnnounceRequest,
+    report: bool,
+) -> Vec<(String, ferro_tracker::AnnounceResponse)> {
+    let limit = shared.config.tracker_timeout;
+    let mut cursor = tiers.cursor();
+    let mut answers = Vec::new();
+    // Each step advances the cursor: one step per tracker at most.
+    while let Some((_, url)) = cursor.current(tiers) {
+        let url = url.to_owned();
+        let result = match tokio::time::timeout(limit, session.tracker.announce(&url, req)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer in {limit:?}")),
+        };
+        cursor.report(tiers, result.is_ok());
+        match result {
+            Ok(r) => answers.push((url, r)),
+            Err(e) if report => shared.emit(TorrentEvent::AnnounceFailed(format!("{url}: {e}"))),
+            Err(_) => {}
+        }
+    }
+    answers
 }
