@@ -14,6 +14,8 @@
 //!   a real swarm has many), among those the one whose announcer holds the
 //!   most announces (the flooder), then the one announced longest ago.
 //!   The new announce is always stored: honest newcomers are never refused.
+//!   The scan that picks the victim evicts a batch of 1/32 of the store at
+//!   once, so a flood costs one scan per batch, not one per announce.
 //!
 //! Announces are only accepted with a valid token (see `token`), so the IPs
 //! here are real, not spoofed: the per-IP cap is meaningful.
@@ -25,6 +27,10 @@ use std::time::{Duration, Instant};
 use ferro_core::InfoHash;
 use rand::Rng;
 use rand::seq::IteratorRandom;
+
+/// A full store sweeps expired announces at most this often on its own
+/// (the node also expires every minute).
+const EXPIRE_ON_FULL_EVERY: Duration = Duration::from_secs(10);
 
 /// How long an announce lasts (BEP 5 leaves it open; 30 minutes is what
 /// Mainline clients use, and clients re-announce more often than that).
@@ -76,6 +82,7 @@ pub struct PeerStore {
     torrents: HashMap<InfoHash, Vec<(SocketAddr, Instant)>>,
     /// Each IP's announces, oldest first.
     per_ip: HashMap<IpAddr, VecDeque<(InfoHash, SocketAddr)>>,
+    last_expire: Option<Instant>,
 }
 
 impl PeerStore {
@@ -85,6 +92,7 @@ impl PeerStore {
             cfg,
             torrents: HashMap::new(),
             per_ip: HashMap::new(),
+            last_expire: None,
         }
     }
 
@@ -133,9 +141,14 @@ impl PeerStore {
         if !self.torrents.contains_key(&info_hash)
             && self.torrents.len() >= self.cfg.max_info_hashes
         {
-            self.expire(now);
+            if self
+                .last_expire
+                .is_none_or(|t| now.saturating_duration_since(t) >= EXPIRE_ON_FULL_EVERY)
+            {
+                self.expire(now);
+            }
             if self.torrents.len() >= self.cfg.max_info_hashes {
-                self.evict_torrent();
+                self.evict_torrents();
                 evicted = true;
             }
         }
@@ -181,12 +194,14 @@ impl PeerStore {
         }
     }
 
-    /// Evicts the torrent with the fewest peers; among those, the one whose
-    /// busiest announcer holds the most announces, then the stalest.
-    fn evict_torrent(&mut self) {
+    /// Evicts up to 1/32 of the store (at least one torrent) among the
+    /// torrents with the fewest peers: first those whose busiest announcer
+    /// holds the most announces, then the stalest.
+    fn evict_torrents(&mut self) {
         let Some(fewest) = self.torrents.values().map(Vec::len).min() else {
             return;
         };
+        let batch = (self.cfg.max_info_hashes / 32).max(1);
         let load = |peers: &Vec<(SocketAddr, Instant)>| {
             peers
                 .iter()
@@ -195,17 +210,21 @@ impl PeerStore {
                 .unwrap_or(0)
         };
         let newest = |peers: &Vec<(SocketAddr, Instant)>| peers.iter().map(|(_, t)| *t).max();
-        let victim = self
+        let mut victims: Vec<_> = self
             .torrents
             .iter()
             .filter(|(_, p)| p.len() == fewest)
-            .max_by_key(|(_, p)| (load(p), std::cmp::Reverse(newest(p))))
-            .map(|(ih, _)| *ih);
-        if let Some(ih) = victim
-            && let Some(peers) = self.torrents.remove(&ih)
-        {
-            for (a, _) in peers {
-                self.forget_ip_entry(ih, a);
+            .map(|(ih, p)| (std::cmp::Reverse(load(p)), newest(p), *ih))
+            .collect();
+        if victims.len() > batch {
+            victims.select_nth_unstable(batch - 1);
+            victims.truncate(batch);
+        }
+        for (_, _, ih) in victims {
+            if let Some(peers) = self.torrents.remove(&ih) {
+                for (a, _) in peers {
+                    self.forget_ip_entry(ih, a);
+                }
             }
         }
     }
@@ -230,6 +249,7 @@ impl PeerStore {
 
     /// Drops announces older than the TTL and empty torrents.
     pub fn expire(&mut self, now: Instant) {
+        self.last_expire = Some(now);
         let ttl = self.cfg.ttl;
         let mut gone = Vec::new();
         self.torrents.retain(|ih, peers| {
