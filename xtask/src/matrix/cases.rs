@@ -147,6 +147,7 @@ pub fn leech(
         Who::Client(Client::Transmission) => {
             let mut tr = Transmission::start(&row.join("transmission-leech"), port)?;
             let id = tr.add(source, dir)?;
+            tr.wait_active(id, Duration::from_secs(30))?;
             Party::Tr(Box::new(tr), id)
         }
     })
@@ -173,7 +174,12 @@ pub struct Transfer<'a> {
     /// The tracker's HTTP port and the info-hash, to wait until the party
     /// started first has announced.
     pub tracker: Option<(u16, String)>,
+    /// The client seeder's data directory, when not the payload's own.
+    pub client_data: Option<PathBuf>,
 }
+
+/// sha256 of zero bytes.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Runs one transfer in `dir` direction and checks the copy.
 pub fn transfer(
@@ -192,11 +198,18 @@ pub fn transfer(
     let source = (t.source)(seed_port, leech_port)?;
     let out = row.join("leech");
     let torrent = &t.torrent;
-    let data = &t.payload.parent;
-    // A leecher that never dials (Transmission) must be known first.
-    let (s, mut l, start) = if leecher == Who::Client(Client::Transmission) {
+    let data = match (&t.client_data, seeder) {
+        (Some(d), Who::Client(_)) => d,
+        _ => &t.payload.parent,
+    };
+    // A leecher that never dials (Transmission) or that the seeder is told to
+    // dial must be there first.
+    let leech_first = leecher == Who::Client(Client::Transmission)
+        || seed_find.peers.contains(&local(leech_port));
+    let (s, mut l, start) = if leech_first {
         let start = Instant::now();
         let l = leech(ctx, leecher, &source, &out, leech_port, &leech_find, row)?;
+        party::wait_port(leech_port, Duration::from_secs(30))?;
         if let Some((port, hash)) = &t.tracker {
             party::wait_announced(*port, hash, false, Duration::from_secs(30))?;
         }
@@ -213,7 +226,23 @@ pub fn transfer(
     };
     wait_done(&mut l, TRANSFER_TIMEOUT)?;
     let secs = start.elapsed().as_secs_f64();
-    party::verify(&out, &t.payload.files)?;
+    let mut note = String::new();
+    if leecher == Who::Client(Client::Transmission) {
+        // Transmission 3.00 creates no zero-length file.
+        let files: Vec<_> = t
+            .payload
+            .files
+            .iter()
+            .filter(|f| f.1 != EMPTY_SHA256)
+            .cloned()
+            .collect();
+        if files.len() < t.payload.files.len() {
+            note = "transmission creates no empty file; the others match".into();
+        }
+        party::verify(&out, &files)?;
+    } else {
+        party::verify(&out, &t.payload.files)?;
+    }
     if leecher == Who::Ferro {
         no_extra_files(&out, &t.payload.files)?;
     }
@@ -221,7 +250,7 @@ pub fn transfer(
         Measured {
             secs,
             bytes: t.payload.bytes,
-            note: String::new(),
+            note,
         },
         s,
         l,

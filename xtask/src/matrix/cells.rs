@@ -134,6 +134,7 @@ fn http_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
         payload: &ctx.single,
         finds: Box::new(|_, _| (Find::default(), Find::default())),
         tracker: Some((http, hash)),
+        client_data: None,
     };
     let (m, _, _) = transfer(ctx, c, d, &row, &spec)?;
     Ok(m)
@@ -168,10 +169,13 @@ fn udp_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
             }
         }),
         tracker: Some((tcp, hash)),
+        client_data: None,
     };
     let (mut m, _, _) = transfer(ctx, c, d, &row, &spec)?;
     m.note = match c {
-        Client::Aria2 => "opentracker, UDP (BEP 15); aria2c's UDP tracker needs its DHT on (loopback node only)",
+        Client::Aria2 => {
+            "opentracker, UDP (BEP 15); aria2c's UDP tracker needs its DHT on (loopback node only)"
+        }
         _ => "opentracker, UDP (BEP 15)",
     }
     .into();
@@ -197,6 +201,7 @@ fn magnet(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
             (s, Find::default())
         }),
         tracker: None,
+        client_data: None,
     };
     let (mut m, _, _) = transfer(ctx, c, d, &row, &spec)?;
     if dial {
@@ -236,22 +241,66 @@ fn padding(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
         if !info.contains(".pad") && !info.contains("padding") {
             return Err(format!("{creator}'s torrent has no padding file: {info}"));
         }
+        // A client without BEP 47 (Transmission 3.00, aria2c) seeds only
+        // with the padding files on disk, as it would have written them.
+        let client_data = match c {
+            Client::Libtorrent => None,
+            _ => Some(data_with_padding_files(ctx, &t, &row)?),
+        };
         let spec = Transfer {
             source: plain(&t),
             torrent: t,
             payload: &ctx.multi,
             finds: Box::new(|_, _| (Find::default(), Find::default())),
             tracker: Some((http, hash)),
+            client_data,
         };
         let (m, _, _) = transfer(ctx, c, d, &row, &spec)?;
+        if !m.note.is_empty() && !total.note.contains(&m.note) {
+            total.note = m.note.clone();
+        }
         total.secs += m.secs;
         total.bytes += m.bytes;
     }
+    let extra = std::mem::take(&mut total.note);
     total.note = format!(
-        "torrents by {}; ferro wrote no padding file",
-        creators.join(" and ")
+        "torrents by {}; ferro wrote no padding file{}{extra}",
+        creators.join(" and "),
+        if extra.is_empty() { "" } else { "; " }
     );
     Ok(total)
+}
+
+/// A copy of the multi-file payload plus zero-filled padding files.
+fn data_with_padding_files(ctx: &Ctx, torrent: &Path, row: &Path) -> Result<PathBuf> {
+    let dir = row.join("client-data");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    crate::run_status(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&ctx.multi.root)
+            .arg(&dir),
+    )?;
+    let json = crate::run_output(
+        std::process::Command::new(&ctx.ferro)
+            .args(["info", "--json"])
+            .arg(torrent),
+    )?;
+    let info: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    for f in info["files"]
+        .as_array()
+        .ok_or("ferro info --json: no files")?
+    {
+        if f["padding"].as_bool() == Some(true) {
+            let path = dir.join(f["path"].as_str().ok_or("no path")?);
+            if let Some(p) = path.parent() {
+                std::fs::create_dir_all(p).map_err(|e| e.to_string())?;
+            }
+            let size = f["size"].as_u64().ok_or("no size")?;
+            std::fs::write(&path, vec![0u8; size as usize]).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(dir)
 }
 
 fn dht(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
@@ -275,19 +324,21 @@ fn dht(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
             (f.clone(), f)
         }),
         tracker: None,
+        client_data: None,
     };
     let (mut m, _, _) = transfer(ctx, c, d, &row, &spec)?;
     m.note = "bare magnet; one loopback bootstrap node (ferro-dht)".into();
     Ok(m)
 }
 
-/// PEX: the leecher is told one peer only and must learn a second from it.
+/// PEX (BEP 11): a peer learned only from another peer's ut_pex.
 ///
-/// Ferro leeching: client A seeds; Ferro seeder Y dials A; Ferro leecher X is
-/// told only A and must hear of Y in A's ut_pex. Client leeching: Ferro
-/// seeders X and Y (Y dials X); the client reaches X only and must dial Y
-/// after X's ut_pex (Y sees it connect); X's upload is limited so the
-/// transfer outlasts the exchange.
+/// Ferro learning: client A seeds; Ferro seeder Y dials A; Ferro leecher X is
+/// told only A. A's ut_pex tells X of Y, or Y of X (Y then dials X): either
+/// way a Ferro process counts a peer from PEX. Client learning: Ferro seeder
+/// X (upload limited, so the transfer outlasts the exchange) and a slow
+/// Ferro leecher Y dialing X; the client reaches X only and must dial Y after
+/// X's ut_pex (Y sees a second peer; libtorrent also reports the source).
 fn pex(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
     let row = ctx.row_dir("pex")?;
     let t = torrent_path(&row);
@@ -295,6 +346,7 @@ fn pex(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
     party::ferro_create(&ctx.ferro, &ctx.single.root, &t, &[], &[], false)?;
     let (a_port, y_port, l_port) = (free_port()?, free_port()?, free_port()?);
     let out = row.join("leech");
+    let source = t.display().to_string();
     match d {
         Direction::ToFerro => {
             let _a = cases::seed(
@@ -310,92 +362,88 @@ fn pex(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
                 peers: vec![local(a_port)],
                 ..Find::default()
             };
-            let _y = party::ferro_seed(&ctx.ferro, &t, data, y_port, &to_a)?;
+            let mut y = party::ferro_seed(&ctx.ferro, &t, data, y_port, &to_a)?;
             std::thread::sleep(Duration::from_millis(500));
             let start = Instant::now();
-            let mut x = party::ferro_download(
-                &ctx.ferro,
-                &t.display().to_string(),
-                &out,
-                l_port,
-                &to_a,
-                Some(120),
-            )?;
+            let mut x = party::ferro_download(&ctx.ferro, &source, &out, l_port, &to_a, Some(120))?;
             x.wait_line(cases::TRANSFER_TIMEOUT, |l| l.contains("\"completed\""))?;
             let secs = start.elapsed().as_secs_f64();
             party::verify(&out, &ctx.single.files)?;
-            if party::ferro_pex_peers(&x) == 0 {
-                x.wait_line(Duration::from_secs(90), |l| {
-                    json_u64(l, "peers_from_pex").is_some_and(|n| n > 0)
-                })
-                .map_err(|e| format!("ferro learned no peer from {}'s PEX: {e}", c.name()))?;
-            }
+            let deadline = Instant::now() + Duration::from_secs(90);
+            // Bounded by `deadline`.
+            let learned = loop {
+                x.drain();
+                y.drain();
+                let (px, py) = (party::ferro_pex_peers(&x), party::ferro_pex_peers(&y));
+                if px > 0 || py > 0 {
+                    break if px > 0 {
+                        "the leecher learned the second seeder"
+                    } else {
+                        "the second seeder learned the leecher"
+                    };
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "no Ferro peer learned a peer from {}'s ut_pex in 90 s",
+                        c.name()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
             Ok(Measured {
                 secs,
                 bytes: ctx.single.bytes,
-                note: format!("ferro learned its second seeder from {}'s ut_pex", c.name()),
+                note: format!("{learned} from {}'s ut_pex", c.name()),
             })
         }
         Direction::FromFerro => {
-            let mut x_find = Find::default();
-            if c != Client::Libtorrent {
-                x_find.peers.push(local(l_port));
-            }
             let x_port = a_port;
             let mut xc = std::process::Command::new(&ctx.ferro);
             xc.arg("seed").arg(&t).arg(data);
             xc.args(["--port", &x_port.to_string(), "--json", "--no-dht"]);
             xc.args(["--upload-limit", "2M"]);
-            for p in &x_find.peers {
-                xc.args(["--peer", p]);
+            if c != Client::Libtorrent {
+                // Only libtorrent can be told whom to dial.
+                xc.args(["--peer", &local(l_port)]);
             }
             let _x = party::Proc::spawn("ferro seed X", xc)?;
             party::wait_port(x_port, Duration::from_secs(30))?;
+            let mut yc = std::process::Command::new(&ctx.ferro);
+            yc.arg("download").arg(&t).arg("-o").arg(row.join("y"));
+            yc.args(["--port", &y_port.to_string(), "--json", "--no-dht"]);
+            yc.args(["--download-limit", "256K", "--peer", &local(x_port)]);
+            let mut y = party::Proc::spawn("ferro leecher Y", yc)?;
+            y.wait_line(Duration::from_secs(30), |l| {
+                json_u64(l, "peers").is_some_and(|n| n > 0)
+            })?;
             let to_x = Find {
                 peers: vec![local(x_port)],
                 ..Find::default()
             };
-            let mut y = party::ferro_seed(&ctx.ferro, &t, data, y_port, &to_x)?;
-            std::thread::sleep(Duration::from_millis(500));
             let start = Instant::now();
-            let source = t.display().to_string();
-            let mut l = match c {
-                Client::Libtorrent => {
-                    cases::leech(ctx, Who::Client(c), &source, &out, l_port, &to_x, &row)?
-                }
-                _ => cases::leech(
-                    ctx,
-                    Who::Client(c),
-                    &source,
-                    &out,
-                    l_port,
-                    &Find::default(),
-                    &row,
-                )?,
+            let find = if c == Client::Libtorrent {
+                to_x
+            } else {
+                Find::default()
             };
+            let mut l = cases::leech(ctx, Who::Client(c), &source, &out, l_port, &find, &row)?;
             cases::wait_done(&mut l, cases::TRANSFER_TIMEOUT)?;
             let secs = start.elapsed().as_secs_f64();
             party::verify(&out, &ctx.single.files)?;
-            // Y was dialed by the client only if it heard of Y by PEX.
-            y.drain();
-            let y_peers = y
-                .seen
-                .iter()
-                .filter_map(|l| json_u64(l, "peers"))
-                .max()
-                .unwrap_or(0);
-            let lt_pex = match &mut l {
+            // The client knows Y's listen port only from X's ut_pex.
+            let y_addr = local(y_port);
+            let heard = match &mut l {
                 Party::Lt(p) => {
                     p.drain();
-                    p.seen
-                        .iter()
-                        .any(|s| s == &format!("PEX {}", local(y_port)))
+                    p.seen.iter().any(|s| s == &format!("PEX {y_addr}"))
                 }
-                _ => false,
+                _ => std::fs::read_to_string(out.with_extension("aria2.log"))
+                    .unwrap_or_default()
+                    .contains(&y_addr),
             };
-            if y_peers < 2 && !lt_pex {
+            if !heard {
                 return Err(format!(
-                    "{} completed but never connected to the peer Ferro's ut_pex told it of",
+                    "{} completed but never dialed the peer Ferro's ut_pex told it of",
                     c.name()
                 ));
             }
@@ -403,7 +451,7 @@ fn pex(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
                 secs,
                 bytes: ctx.single.bytes,
                 note: format!(
-                    "{} dialed the Ferro seeder it learned from Ferro's ut_pex",
+                    "{} dialed the Ferro peer it learned from Ferro's ut_pex (seeder limited to 2 MB/s)",
                     c.name()
                 ),
             })

@@ -352,9 +352,16 @@ pub fn aria2(source: &str, dir: &Path, port: u16, seed: bool, find: &Find) -> Re
             .arg(format!("--dht-listen-port={port}"))
             .arg(format!(
                 "--dht-file-path={}",
-                dir.join(".aria2-dht.dat").display()
+                dir.with_file_name(format!("aria2-dht-{port}.dat"))
+                    .display()
             ));
     }
+    // Its log (info level) beside its directory: which peers it dialed.
+    c.arg(format!(
+        "--log={}",
+        dir.with_extension("aria2.log").display()
+    ))
+    .arg("--log-level=info");
     c.args(["--listen-port", &port.to_string(), "--dir"])
         .arg(dir);
     if !find.peers.is_empty() {

@@ -172,6 +172,27 @@ impl Transmission {
             .ok_or_else(|| format!("torrent-add answered {a}"))
     }
 
+    /// Waits (bounded) until the torrent downloads (status 4) or seeds (6):
+    /// before that Transmission turns incoming peers away, and a peer it
+    /// turned away waits a while before it dials again.
+    pub fn wait_active(&mut self, id: i64, timeout: Duration) -> Result {
+        let start = Instant::now();
+        // Bounded by `timeout`.
+        loop {
+            let a = self.call("torrent-get", json!({"ids": [id], "fields": ["status"]}))?;
+            let status = a["torrents"][0]["status"].as_i64().unwrap_or(-1);
+            if status == 4 || status == 6 {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(format!(
+                    "transmission: torrent status {status} after {timeout:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Re-checks the torrent's data (for seeding what is already on disk).
     pub fn verify(&mut self, id: i64) -> Result {
         self.call("torrent-verify", json!({"ids": [id]}))
