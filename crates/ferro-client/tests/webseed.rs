@@ -290,3 +290,98 @@ async fn magnet_ws_feeds_the_web_seed_after_the_metadata_peer_leaves() {
     assert!(server.stats.requests.load(Ordering::SeqCst) > 0);
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_and_silent_web_seeds_back_off_and_peers_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, mut torrent, failing) = setup(
+        tmp.path(),
+        1024 * 1024,
+        32 * 1024,
+        Behaviour {
+            status: Some(503),
+            ..Behaviour::default()
+        },
+        false,
+    )
+    .await;
+    let silent = server::start(
+        seed_dir.clone(),
+        Behaviour {
+            silent: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    torrent.web_seeds = vec![failing.base.clone(), silent.base.clone()];
+    // A peer at 256 KiB/s: the web seeds are asked (and fail) meanwhile.
+    let seeder = Session::new(Config {
+        upload_limit: Some(256 * 1024),
+        ..config()
+    })
+    .await
+    .unwrap();
+    seeder
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    let mut c = config();
+    // The silent seed's runs are given back after this long.
+    c.web_seeds.client.timeout = Duration::from_millis(500);
+    let dir = tmp.path().join("leech");
+    let s = Session::new(c).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
+        .await
+        .unwrap();
+    complete(&h).await;
+    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    let st = h.stats();
+    assert_eq!(st.downloaded_from_web_seeds, 0);
+    assert!(from_peers(&h) >= torrent.info.total_length());
+    // Errors back off; they do not drop a seed (only corrupt data does).
+    assert_eq!(st.web_seeds, 2);
+    // Both were asked; the 503s backed off (200 ms doubling, not a request
+    // per piece), and the silent one's runs went back to the peer.
+    let asked = failing.stats.requests.load(Ordering::SeqCst);
+    assert!(
+        (1..=10).contains(&asked),
+        "{asked} requests to the failing seed"
+    );
+    assert!(silent.stats.max_in_flight.load(Ordering::SeqCst) >= 1);
+    s.shutdown().await;
+    seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_per_host_are_bounded_across_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, mut torrent, server) = setup(
+        tmp.path(),
+        2 * 1024 * 1024,
+        16 * 1024,
+        Behaviour::default(),
+        false,
+    )
+    .await;
+    // Two URLs, one host: both seeds share its request limit.
+    torrent.web_seeds = vec![server.base.clone(), format!("{}./", server.base)];
+    let mut c = config();
+    c.web_seeds.client.max_requests_per_host = 2;
+    let dir = tmp.path().join("leech");
+    let s = Session::new(c).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
+        .await
+        .unwrap();
+    assert_eq!(h.stats().web_seeds, 2);
+    complete(&h).await;
+    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    // Every byte from the web seeds (end-game may fetch a last piece twice).
+    let st = h.stats();
+    assert!(st.downloaded_from_web_seeds >= torrent.info.total_length());
+    assert_eq!(st.downloaded, st.downloaded_from_web_seeds);
+    let most = server.stats.max_in_flight.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&most), "{most} requests at once");
+    s.shutdown().await;
+}
