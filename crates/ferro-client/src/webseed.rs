@@ -169,7 +169,7 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 impl SeedTask {
     async fn run(mut self) {
         let mut stop = self.shared.stop.subscribe();
-        // Runs until the torrent stops or completes, or the seed is dropped;
+        // Runs until the torrent stops or has every piece, or the seed is dropped;
         // every pass fetches one run or waits a bounded time.
         let why = loop {
             if self.shared.is_stopped() {
@@ -211,7 +211,7 @@ impl SeedTask {
         let shared = self.shared.clone();
         let info = &shared.info;
         let mut st = shared.lock();
-        if st.picker.is_complete() {
+        if st.picker.has_all() {
             return Step::Exit("torrent complete");
         }
         if st.error.is_some() {
@@ -227,8 +227,9 @@ impl SeedTask {
         if let Some(t) = health.retry_at().filter(|t| *t > now) {
             return Step::Wait(t.saturating_duration_since(now).min(Duration::from_secs(5)));
         }
-        if st.paused || st.checking {
-            return Step::Wait(IDLE_POLL);
+        // Every wanted piece is in, but file priorities may ask for more later.
+        if st.paused || st.checking || st.picker.is_complete() {
+            return Step::Wait(IDLE_POLL * 4);
         }
         // Disk backpressure, as for peers.
         if shared.pending_verify.load(Ordering::Relaxed) > MAX_PENDING_VERIFY {

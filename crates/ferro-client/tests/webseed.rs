@@ -12,7 +12,9 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ferro_client::{AddMagnet, AddTorrent, Config, Session, TorrentEvent, TorrentHandle};
+use ferro_client::{
+    AddMagnet, AddTorrent, Config, FilePriority, Session, TorrentEvent, TorrentHandle,
+};
 use ferro_metainfo::Metainfo;
 use server::{Behaviour, TestServer};
 
@@ -383,5 +385,47 @@ async fn requests_per_host_are_bounded_across_seeds() {
     assert_eq!(st.downloaded, st.downloaded_from_web_seeds);
     let most = server.stats.max_in_flight.load(Ordering::SeqCst);
     assert!((1..=2).contains(&most), "{most} requests at once");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_seeds_fetch_wanted_files_only_and_resume_when_one_is_raised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent, _server) = setup(
+        tmp.path(),
+        2 * 1024 * 1024,
+        32 * 1024,
+        Behaviour::default(),
+        true,
+    )
+    .await;
+    let info = &torrent.info;
+    let b = info
+        .files()
+        .iter()
+        .position(|f| f.path.ends_with("b.bin"))
+        .unwrap();
+    let mut priorities = vec![FilePriority::Normal; info.files().len()];
+    priorities[b] = FilePriority::Skip;
+    let dir = tmp.path().join("leech");
+    let s = Session::new(config()).await.unwrap();
+    let h = s
+        .add_torrent(AddTorrent::new(torrent.clone(), &dir).with_file_priorities(priorities))
+        .await
+        .unwrap();
+    complete(&h).await;
+    let st = h.stats();
+    // Only the wanted pieces came from the web seed (those shared with b.bin too).
+    assert_eq!(st.downloaded_from_web_seeds, st.wanted_length);
+    assert!(st.wanted_length < info.total_length());
+    // b.bin raised: the web seed fetches the rest.
+    h.set_file_priority(b, FilePriority::Normal).unwrap();
+    wait_for("every piece", || {
+        let st = h.stats();
+        st.pieces_have == st.piece_count
+    })
+    .await;
+    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    assert_eq!(h.stats().downloaded_from_web_seeds, info.total_length());
     s.shutdown().await;
 }
