@@ -23,8 +23,9 @@ pub struct Config {
     /// Connections in the whole session (default 200).
     pub max_peers: usize,
     /// Incoming connections that may be handshaking at once (default 64).
-    /// Beyond it a new connection is closed at once, so a burst of sockets
-    /// that never finish the handshake stays cheap.
+    /// Beyond it the oldest gives way to the newcomer, so a burst of
+    /// sockets that never finish the handshake stays cheap and cannot lock
+    /// out an honest peer.
     pub max_pending_handshakes: usize,
     /// Regular unchoke slots per torrent; one more is the optimistic unchoke (default 8).
     pub unchoke_slots: usize,

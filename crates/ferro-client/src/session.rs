@@ -21,6 +21,8 @@ use crate::rate::RateLimiter;
 use crate::torrent::TorrentShared;
 use crate::{Config, Error, connect};
 
+mod pending;
+
 /// What to add to a session.
 #[derive(Debug, Clone)]
 pub struct AddTorrent {
@@ -106,6 +108,8 @@ pub(crate) struct SessionInner {
     pub upload_limit: Option<Arc<RateLimiter>>,
     /// The DHT node, when [`Config::dht`] is set.
     pub dht: Option<crate::dht::SessionDht>,
+    /// Incoming connections still handshaking.
+    pub pending: Arc<pending::PendingHandshakes>,
     /// The HTTP client of every torrent's web seeds (one pool, one limit per host).
     pub web_client: ferro_webseed::WebSeedClient,
 }
@@ -176,6 +180,7 @@ impl Session {
             stop,
             session_peers: Arc::new(AtomicU64::new(0)),
             dht,
+            pending: Default::default(),
             web_client,
         });
         tokio::spawn(accept_loop(inner.clone(), listener));
@@ -190,6 +195,12 @@ impl Session {
     /// The DHT node's UDP address, when the DHT is on.
     pub fn dht_addr(&self) -> Option<SocketAddr> {
         self.inner.dht.as_ref().map(|d| d.dht.local_addr())
+    }
+
+    /// Incoming connections still handshaking now: at most
+    /// [`Config::max_pending_handshakes`], the oldest giving way to newcomers.
+    pub fn pending_handshakes(&self) -> usize {
+        self.inner.pending.len()
     }
 
     /// The configuration in force.
@@ -240,25 +251,15 @@ impl Session {
 
 async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
     let mut stop = inner.stop.subscribe();
-    // Incoming connections still handshaking. Beyond the cap a new one is
-    // closed at once: a burst of sockets that never finish the handshake
-    // costs at most this many tasks and buffers, each for at most two
-    // handshake timeouts.
-    let pending = Arc::new(tokio::sync::Semaphore::new(
-        inner.config.max_pending_handshakes.max(1),
-    ));
+    let pending = inner.pending.clone();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
-                    let Ok(permit) = pending.clone().try_acquire_owned() else {
-                        tracing::debug!(%addr, "incoming peer refused: too many handshakes pending");
-                        drop(stream);
-                        continue;
-                    };
+                    let slot = pending.admit(inner.config.max_pending_handshakes);
                     let inner = inner.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = accept_one(inner, stream, addr, permit).await {
+                        if let Err(e) = accept_one(inner, stream, addr, slot).await {
                             tracing::debug!(%addr, error = %e, "incoming peer refused");
                         }
                     });
@@ -274,14 +275,33 @@ async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
 }
 
 /// An incoming connection: read the info-hash (first 48 bytes), answer with
-/// our handshake for that torrent, then read the rest of theirs. `permit`
-/// holds a pending-handshake slot until the handshake is done.
+/// our handshake for that torrent, then read the rest of theirs. `slot`
+/// holds a pending-handshake place until the handshake is done; the
+/// handshake is abandoned if a newer connection takes the place.
 async fn accept_one(
     inner: Arc<SessionInner>,
     mut stream: TcpStream,
     addr: SocketAddr,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    slot: pending::PendingSlot,
 ) -> Result<(), Error> {
+    let replaced = slot.replaced.clone();
+    let (torrent, theirs, rbuf) = tokio::select! {
+        r = handshake_incoming(&inner, &mut stream, addr) => r?,
+        _ = replaced.notified() => {
+            return Err(Error::Timeout("incoming handshake (replaced by a newer connection)"));
+        }
+    };
+    drop(slot);
+    connect::run(torrent, stream, addr, theirs, rbuf).await
+}
+
+/// The handshake of an incoming connection, each half within the
+/// handshake timeout.
+async fn handshake_incoming(
+    inner: &SessionInner,
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+) -> Result<(Arc<TorrentShared>, ferro_wire::Handshake, BytesMut), Error> {
     stream.set_nodelay(true)?;
     let timeout = inner.config.handshake_timeout;
     // Small until the peer is admitted: the peer task grows it as needed.
@@ -292,7 +312,7 @@ async fn accept_one(
             if let Some(h) = HandshakeDecoder::peek_info_hash(&rbuf)? {
                 return Ok(h);
             }
-            if tokio::io::AsyncReadExt::read_buf(&mut stream, &mut rbuf).await? == 0 {
+            if tokio::io::AsyncReadExt::read_buf(stream, &mut rbuf).await? == 0 {
                 return Err(Error::Net(std::io::ErrorKind::UnexpectedEof.into()));
             }
         }
@@ -319,11 +339,10 @@ async fn accept_one(
     stream
         .write_all(&connect::our_handshake(&torrent).to_bytes())
         .await?;
-    let theirs = tokio::time::timeout(timeout, connect::read_handshake(&mut stream, &mut rbuf))
+    let theirs = tokio::time::timeout(timeout, connect::read_handshake(stream, &mut rbuf))
         .await
         .map_err(|_| Error::Timeout("incoming handshake"))??;
-    drop(permit);
-    connect::run(torrent, stream, addr, theirs, rbuf).await
+    Ok((torrent, theirs, rbuf))
 }
 
 pub(crate) fn new_shared(

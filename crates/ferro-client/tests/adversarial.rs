@@ -401,3 +401,45 @@ async fn a_thousand_connections_are_capped_and_an_honest_leecher_completes() {
     s.shutdown().await;
     sw.seeder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_cannot_lock_out_an_honest_peer() {
+    const SILENT: usize = 300;
+    let cap = 16;
+    // A long handshake timeout: the silent sockets would hold their places
+    // for the whole test if newcomers could not take them.
+    let sw = seeding(
+        512 * 1024,
+        Config {
+            handshake_timeout: Duration::from_secs(60),
+            max_pending_handshakes: cap,
+            ..config()
+        },
+    )
+    .await;
+    let addr = sw.seeder.listen_addr();
+    let mut silent = Vec::new();
+    let mut peak = 0;
+    for _ in 0..SILENT {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        peak = peak.max(sw.seeder.pending_handshakes());
+    }
+    eventually("the flood reached the listener", || {
+        sw.seeder.pending_handshakes() == cap
+    })
+    .await;
+    let (s, h, dir) = sw.leecher(config()).await;
+    h.add_peers([addr]);
+    complete(&h, &dir, &sw.seed_dir).await;
+    assert!(peak <= cap, "{peak} handshakes pending, cap {cap}");
+    // All but the newest `cap` silent sockets were closed by the session.
+    let mut open = 0;
+    for sock in silent {
+        let mut p = FakePeer::from_stream(sock);
+        open += usize::from(!p.closed_within(Duration::from_millis(100)).await);
+    }
+    assert!(open <= cap, "{open} silent sockets still open");
+    assert!(sw.seeder.pending_handshakes() <= cap);
+    s.shutdown().await;
+    sw.seeder.shutdown().await;
+}
