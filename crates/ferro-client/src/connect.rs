@@ -126,6 +126,20 @@ fn register(
     if st.paused || st.error.is_some() || st.checking {
         return Err(refuse("torrent not active"));
     }
+    // Only outgoing connections are in `connecting` while they run.
+    let outgoing = st.connecting.contains(&addr);
+    if let Some((&old, slot)) = st.peers.iter().find(|(_, p)| p.peer_id == theirs.peer_id) {
+        let same_ip = slot.addr.ip() == addr.ip();
+        let (our_id, their_id) = (&shared.config.peer_id, &theirs.peer_id);
+        if !same_ip || !new_replaces_duplicate(slot.outgoing, outgoing, our_id, their_id) {
+            return Err(refuse("already connected to this peer id"));
+        }
+        if let Some(slot) = st.peers.remove(&old) {
+            slot.wake.notify_one();
+            shared.session_peers.fetch_sub(1, Ordering::Relaxed);
+            tracing::debug!(addr = %slot.addr, "connection replaced by a newer one from the same peer");
+        }
+    }
     if st.peers.len() >= shared.config.max_peers_per_torrent {
         match idle_peer(&st, Instant::now(), shared.config.handshake_timeout) {
             Some(old) => {
@@ -144,13 +158,8 @@ fn register(
     if shared.session_peers.load(Ordering::Relaxed) >= shared.config.max_peers as u64 {
         return Err(refuse("too many peers in the session"));
     }
-    if st.peers.values().any(|p| p.peer_id == theirs.peer_id) {
-        return Err(refuse("already connected to this peer id"));
-    }
     let key = st.next_key;
     st.next_key += 1;
-    // Only outgoing connections are in `connecting` while they run.
-    let outgoing = st.connecting.contains(&addr);
     st.peers.insert(
         key,
         PeerSlot {
@@ -180,6 +189,26 @@ fn register(
     Ok(key)
 }
 
+/// Whether a new connection to a peer id we are connected to already (from
+/// the same IP) replaces the old one. In the same direction it is the same
+/// client reconnecting, and the old connection is stale (e.g. a magnet's
+/// metadata connection the remote has closed but we have not yet seen
+/// close): the new one wins. In opposite directions both sides dialled at
+/// once: each side keeps the connection dialled by the higher peer id, so
+/// both keep the same one (refusing every duplicate would drop both).
+fn new_replaces_duplicate(
+    old_outgoing: bool,
+    new_outgoing: bool,
+    our_id: &ferro_core::PeerId,
+    their_id: &ferro_core::PeerId,
+) -> bool {
+    if old_outgoing == new_outgoing {
+        return true;
+    }
+    // The new connection was dialled by us exactly when it is outgoing.
+    new_outgoing == (our_id > their_id)
+}
+
 /// The connected peer a newcomer may replace when the torrent is full: one
 /// that has been connected longer than `grace`, and in which neither side
 /// is interested and nothing flows either way; the oldest of those.
@@ -196,4 +225,36 @@ fn idle_peer(st: &crate::torrent::State, now: Instant, grace: Duration) -> Optio
         })
         .min_by_key(|(_, p)| p.connected_at)
         .map(|(k, _)| *k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_in_one_direction_replace_the_stale_connection() {
+        let (a, b) = (
+            ferro_core::PeerId::from([1; 20]),
+            ferro_core::PeerId::from([2; 20]),
+        );
+        assert!(new_replaces_duplicate(false, false, &a, &b));
+        assert!(new_replaces_duplicate(true, true, &a, &b));
+    }
+
+    #[test]
+    fn simultaneous_dials_keep_the_higher_ids_connection_on_both_sides() {
+        let (low, high) = (
+            ferro_core::PeerId::from([1; 20]),
+            ferro_core::PeerId::from([2; 20]),
+        );
+        // `high` dialled `low` and `low` dialled `high` at once, and on
+        // both sides `high`'s dial registered first: it is old and stays
+        // (outgoing on `high`'s side, incoming on `low`'s).
+        assert!(!new_replaces_duplicate(true, false, &high, &low));
+        assert!(!new_replaces_duplicate(false, true, &low, &high));
+        // `low`'s dial registered first on both sides: `high`'s dial
+        // replaces it on both.
+        assert!(new_replaces_duplicate(false, true, &high, &low));
+        assert!(new_replaces_duplicate(true, false, &low, &high));
+    }
 }

@@ -146,13 +146,19 @@ async fn metadata_liar(
     answer: impl Fn(u32) -> Vec<u8> + Send + 'static,
 ) -> usize {
     // Answers with the info-hash the leecher dialled for.
-    let (mut p, _) = FakePeer::builder(ferro_core::InfoHash::from([0; 20]))
-        .accept(&listener)
-        .await;
+    let Some((mut p, _)) = FakePeer::builder(ferro_core::InfoHash::from([0; 20]))
+        .try_accept(&listener)
+        .await
+    else {
+        // The leecher had the metadata already and hung up.
+        return 0;
+    };
     let mut ext = ExtendedHandshake::default().with_extension("ut_metadata", 3);
     ext.metadata_size = Some(metadata_size);
-    p.send_extended_handshake(&ext).await;
-    p.send(Message::HaveAll).await;
+    // The leecher may hang up at any point: sends never panic here.
+    if !p.try_send(ext.to_message().unwrap()).await || !p.try_send(Message::HaveAll).await {
+        return 0;
+    }
     let mut asked = 0;
     // Bounded: ends when the leecher closes or after 20 s of silence.
     while let Ok(Some(m)) = p.try_recv(Duration::from_secs(20)).await {
@@ -161,11 +167,13 @@ async fn metadata_liar(
             && let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(&payload)
         {
             asked += 1;
-            p.send(Message::Extended {
+            let m = Message::Extended {
                 id,
                 payload: Bytes::from(answer(piece)),
-            })
-            .await;
+            };
+            if !p.try_send(m).await {
+                break;
+            }
         }
     }
     asked

@@ -68,16 +68,24 @@ impl FakePeerBuilder {
     /// Accepts one connection on `listener`, reads the handshake, answers
     /// with ours (for the info-hash the dialer asked for).
     pub async fn accept(self, listener: &TcpListener) -> (FakePeer, Handshake) {
+        self.try_accept(listener)
+            .await
+            .expect("the dialler closed during the handshake")
+    }
+
+    /// Like [`accept`](Self::accept), but `None` when the dialler gives up
+    /// during the handshake (e.g. it no longer needs us).
+    pub async fn try_accept(self, listener: &TcpListener) -> Option<(FakePeer, Handshake)> {
         let (stream, _) = tokio::time::timeout(Duration::from_secs(30), listener.accept())
             .await
             .expect("nobody dialled the fake peer")
             .unwrap();
         let mut p = FakePeer::new(stream);
-        let theirs = p.read_handshake().await;
+        let theirs = p.try_read_handshake().await?;
         let mut ours = self.handshake();
         ours.info_hash = theirs.info_hash;
-        p.stream.write_all(&ours.to_bytes()).await.unwrap();
-        (p, theirs)
+        p.stream.write_all(&ours.to_bytes()).await.ok()?;
+        Some((p, theirs))
     }
 }
 
@@ -172,15 +180,22 @@ impl FakePeer {
     }
 
     async fn read_handshake(&mut self) -> Handshake {
+        self.try_read_handshake()
+            .await
+            .expect("closed during the handshake")
+    }
+
+    /// The remote's handshake; `None` if it closes first.
+    async fn try_read_handshake(&mut self) -> Option<Handshake> {
         tokio::time::timeout(RECV_TIMEOUT, async {
             loop {
                 if let Some(h) = HandshakeDecoder::new().decode(&mut self.buf).unwrap() {
-                    return h;
+                    return Some(h);
                 }
-                assert!(
-                    self.stream.read_buf(&mut self.buf).await.unwrap() > 0,
-                    "closed during the handshake"
-                );
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
             }
         })
         .await
