@@ -484,8 +484,10 @@ impl Peer {
         };
         let size = st.picker.piece_size(req.index) as usize;
         let blocks = st.picker.block_count(req.index) as usize;
+        let storage = &self.shared.storage;
         let buf = st.buffers.entry(req.index).or_insert_with(|| PieceBuffer {
-            data: vec![0; size],
+            // Reused, unzeroed: every byte is overwritten before hashing.
+            data: storage.piece_buffer(size),
             block_from: vec![None; blocks],
         });
         let begin = req.begin as usize;

@@ -27,6 +27,12 @@ use sha1::{Digest, Sha1};
 
 use crate::Error;
 
+mod direct;
+mod pool;
+
+/// Spare piece buffers kept for reuse, in bytes (see [`pool`]).
+const POOL_BYTES: usize = 32 * 1024 * 1024;
+
 /// Files kept open at once; past this, handles are opened per operation.
 const MAX_OPEN_FILES: usize = 512;
 
@@ -45,6 +51,10 @@ pub struct Storage {
     existing_data: bool,
     /// Whether each file exists on disk (skipped files are created lazily).
     created: Vec<AtomicBool>,
+    /// Direct (`O_DIRECT`) writes of verified pieces.
+    direct: direct::DirectWriter,
+    /// Piece buffers for reuse.
+    pool: pool::BufferPool,
 }
 
 impl Storage {
@@ -122,6 +132,8 @@ impl Storage {
             writable,
             existing_data,
             created,
+            direct: direct::DirectWriter::new(count, true),
+            pool: pool::BufferPool::new(POOL_BYTES),
         })
     }
 
@@ -273,10 +285,23 @@ impl Storage {
                 continue;
             };
             let file = self.file(span.file_index)?;
-            file.write_all_at(src, span.file_offset)
-                .map_err(|e| Error::io("write", self.path_of(span.file_index), e))?;
+            let path = self.path_of(span.file_index);
+            self.direct
+                .write(span.file_index, &path, &file, src, span.file_offset)
+                .map_err(|e| Error::io("write", path, e))?;
         }
         Ok(())
+    }
+
+    /// A buffer of `len` bytes for assembling a piece; its contents are
+    /// unspecified (an earlier piece's bytes): fill all of it before use.
+    pub(crate) fn piece_buffer(&self, len: usize) -> Vec<u8> {
+        self.pool.take(len)
+    }
+
+    /// Returns a piece buffer for reuse once its piece is written or rejected.
+    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+        self.pool.give(buf);
     }
 
     /// Reads all of piece `piece`.

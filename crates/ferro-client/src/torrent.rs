@@ -288,19 +288,24 @@ impl TorrentShared {
                         .collect()
                 };
                 if !ok {
-                    return Ok(Verdict::Failed(block_hashes(&data)));
+                    let hashes = block_hashes(&data);
+                    storage.recycle(data);
+                    return Ok(Verdict::Failed(hashes));
                 }
-                storage.write_piece(piece, &data)?;
+                let written = storage.write_piece(piece, &data);
+                let hashes = failed_before.as_ref().map(|_| block_hashes(&data));
+                storage.recycle(data);
+                written?;
                 // Smart ban: a peer whose block of an earlier failed copy
                 // differs from the good copy sent the bad data.
-                let culprits: Vec<SocketAddr> = match failed_before {
-                    Some(old) => old
+                let culprits: Vec<SocketAddr> = match (failed_before, hashes) {
+                    (Some(old), Some(good)) => old
                         .iter()
-                        .zip(&block_hashes(&data))
+                        .zip(&good)
                         .filter(|((_, bad), (_, good))| bad != good)
                         .filter_map(|((from, _), _)| *from)
                         .collect(),
-                    None => Vec::new(),
+                    _ => Vec::new(),
                 };
                 Ok(Verdict::Passed(culprits))
             })
