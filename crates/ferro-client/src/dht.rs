@@ -174,14 +174,26 @@ impl SessionDht {
         });
     }
 
-    /// Sends every peer one lookup of `ih` finds on `to`, after the
-    /// bootstrap; ends with the lookup or when `to` is closed.
+    /// Sends every peer that lookups of `ih` find on `to`, after the
+    /// bootstrap; looks again now and then until `to` is closed.
     pub fn feed_peers(&self, ih: InfoHash, to: mpsc::UnboundedSender<SocketAddr>) {
         let this = self.clone();
         tokio::spawn(async move {
             this.wait_ready().await;
-            let _ =
-                tokio::time::timeout(LOOKUP_TIMEOUT, this.lookup(ih, |a| to.send(a).is_ok())).await;
+            // A seeder may announce after our first lookup: look again (2 s,
+            // doubling to 30 s) while the fetcher listens; it drops its
+            // receiver at its metadata timeout, which bounds this loop.
+            let mut pause = Duration::from_secs(2);
+            while !to.is_closed() {
+                let _ =
+                    tokio::time::timeout(LOOKUP_TIMEOUT, this.lookup(ih, |a| to.send(a).is_ok()))
+                        .await;
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = to.closed() => break,
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
         });
     }
 
