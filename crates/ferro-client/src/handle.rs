@@ -458,9 +458,17 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
                 let mut st = shared.lock();
                 st.connecting.remove(&addr);
                 if let Some(slot) = st.known.get_mut(&addr) {
-                    // Retry a failed or closed address only after a while.
+                    // Retry a failed or closed address only after a while:
+                    // a minute after a failure, 10 s after the peer closed a
+                    // working connection (Transmission drops every peer when
+                    // a magnet's metadata completes, then waits to be dialled
+                    // again: it never dials loopback peers itself).
                     if slot.is_none_or(|t| t <= Instant::now()) {
-                        *slot = Some(Instant::now());
+                        let now = Instant::now();
+                        *slot = Some(match &r {
+                            Ok(()) => now.checked_sub(Duration::from_secs(50)).unwrap_or(now),
+                            Err(_) => now,
+                        });
                     }
                 }
                 if let Err(e) = r {

@@ -67,7 +67,11 @@ impl PexLink {
                     interval: shared.config.pex_interval,
                     ..PexConfig::default()
                 };
-                self.link = Some((id, PexState::new(cfg, now)));
+                // The first message may go at once (BEP 11 limits the
+                // rate, one a minute, not the start): a new peer hears of the
+                // swarm now instead of a minute later.
+                let first = now.checked_sub(cfg.interval).unwrap_or(now);
+                self.link = Some((id, PexState::new(cfg, first)));
             }
             Some(id) => {
                 if let Some((theirs, _)) = &mut self.link {
