@@ -20,6 +20,9 @@ mod dht_node;
 mod party;
 mod transmission;
 
+/// `--slow`: run the cells too slow for CI as well.
+pub static SLOW: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// A third-party client of the matrix.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Client {
