@@ -59,7 +59,7 @@ fn main() -> ExitCode {
 }
 
 const HELP: &str = "usage: cargo xtask <task>
-  interop [--no-install] [--mib N] [--matrix-only|--tests-only] [FILTER]
+  interop [--no-install] [--mib N] [--slow] [--matrix-only|--tests-only] [FILTER]
                                         the interop matrix against real clients (libtorrent,
                                         Transmission, aria2c, opentracker, nginx) and the
                                         ignored interop_* tests; a table and N passed, N failed
