@@ -26,4 +26,5 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(ResumeData::from_bytes(&again).expect("re-parses"), r);
     let paths: Vec<Option<PathBuf>> = vec![None; info().files().len()];
     let _ = r.plan(info(), &paths);
+    let _ = r.file_priorities(info().files().len());
 });

@@ -11,6 +11,10 @@
 //! - Web seeds (BEP 19, [`WebSeedConfig`]): one task per `url-list` /
 //!   magnet `ws=` / [`AddTorrent::web_seeds`] URL fetches runs of whole
 //!   pieces the picker reserves for it, into the same hash-and-write path.
+//! - File selection ([`selection`]): per-file [`FilePriority`] (skip, low,
+//!   normal, high) set in [`AddTorrent::file_priorities`], by a magnet's BEP
+//!   53 `so=`, or with [`TorrentHandle::set_file_priority`] while running;
+//!   a sequential mode for streaming; completion counts wanted pieces only.
 //!
 //! ```no_run
 //! use ferro_client::{AddTorrent, Config, Session};
