@@ -408,6 +408,9 @@ impl Display {
             }
             TorrentEvent::Completed => serde_json::json!({"event": "completed"}),
             TorrentEvent::Error(e) => serde_json::json!({"event": "error", "error": e}),
+            TorrentEvent::WebSeedDropped(url) => {
+                serde_json::json!({"event": "web_seed_dropped", "url": url})
+            }
             TorrentEvent::PieceVerified(_)
             | TorrentEvent::PeerConnected(_)
             | TorrentEvent::PeerDisconnected { .. } => return,
@@ -417,6 +420,7 @@ impl Display {
             Mode::Lines => {
                 if let TorrentEvent::HashFailed { .. }
                 | TorrentEvent::PeerBanned(_)
+                | TorrentEvent::WebSeedDropped(_)
                 | TorrentEvent::Error(_) = e
                 {
                     let _ = crate::output::print(&format!("{}: {line}\n", self.name));

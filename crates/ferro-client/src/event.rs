@@ -117,6 +117,9 @@ pub enum TorrentEvent {
     /// A tracker did not answer: timed out, an unreadable answer, too many
     /// redirects, a failure reason... (the message starts with its URL).
     AnnounceFailed(String),
+    /// A web seed (BEP 19) is no longer used: pieces it served failed the
+    /// hash check too often (`WebSeedConfig::health.max_hash_failures`).
+    WebSeedDropped(String),
     /// Every wanted piece is verified on disk (every piece unless files are
     /// skipped). Sent again if a priority raised later is completed too.
     Completed,

@@ -346,9 +346,13 @@ impl TorrentShared {
                 st.picker.piece_failed(piece);
                 st.hash_failures += 1;
                 // A web seed's piece counts against its URL (dropped after repeats).
-                if let Some(url) = st.web.on_verified(piece, false) {
-                    tracing::warn!(%url, piece, "piece from a web seed failed the hash check");
-                }
+                let web_dropped = match st.web.on_verified(piece, false) {
+                    Some((url, dropped)) => {
+                        tracing::warn!(%url, piece, dropped, "piece from a web seed failed the hash check");
+                        dropped.then_some(url)
+                    }
+                    None => None,
+                };
                 let mut unique: Vec<SocketAddr> = blocks.iter().filter_map(|(a, _)| *a).collect();
                 unique.sort();
                 unique.dedup();
@@ -376,6 +380,9 @@ impl TorrentShared {
                 });
                 for b in banned {
                     self.emit(TorrentEvent::PeerBanned(b));
+                }
+                if let Some(url) = web_dropped {
+                    self.emit(TorrentEvent::WebSeedDropped(url));
                 }
             }
             Err(e) => {

@@ -93,13 +93,20 @@ impl WebSeedState {
 
     /// A piece from a web seed passed (`ok`) or failed its hash check: a
     /// failure counts against the URL ([`WebSeeds::on_hash_failure`]).
-    /// Returns the URL when the piece came from a web seed.
-    pub fn on_verified(&mut self, piece: u32, ok: bool) -> Option<String> {
+    /// Returns the URL when the piece came from a web seed, and whether this
+    /// failure dropped it.
+    pub fn on_verified(&mut self, piece: u32, ok: bool) -> Option<(String, bool)> {
         let id = self.verifying.remove(&piece)?;
+        let was_dropped = self.is_dropped(id);
         if !ok {
             self.seeds.on_hash_failure(id);
         }
-        self.seeds.url(id).map(str::to_owned)
+        let url = self.seeds.url(id)?.to_owned();
+        Some((url, !was_dropped && self.is_dropped(id)))
+    }
+
+    fn is_dropped(&self, id: SeedId) -> bool {
+        self.seeds.health(id).is_some_and(|h| h.is_dropped())
     }
 }
 

@@ -209,14 +209,16 @@ async fn a_web_seed_serving_corrupt_data_is_dropped() {
         ..Behaviour::default()
     };
     let (seed_dir, torrent, server) =
-        setup(tmp.path(), 1024 * 1024, 32 * 1024, corrupt, true).await;
+        setup(tmp.path(), 1024 * 1024, 32 * 1024, corrupt, false).await;
     let dir = tmp.path().join("leech");
     let s = Session::new(config()).await.unwrap();
     let h = s
         .add_torrent(AddTorrent::new(torrent.clone(), &dir))
         .await
         .unwrap();
+    // Subscribed before the seed starts: no event is missed.
     let mut events = h.events();
+    h.add_web_seeds([server.base.clone()]);
     // Three pieces fail (HealthConfig::max_hash_failures), then the URL is dropped.
     wait_for("the corrupt web seed dropped", || h.stats().web_seeds == 0).await;
     let st = h.stats();
@@ -226,12 +228,16 @@ async fn a_web_seed_serving_corrupt_data_is_dropped() {
     let requests = server.stats.requests.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.stats.requests.load(Ordering::SeqCst), requests);
-    // The failures blame no peer.
+    // The failures blame no peer; the URL's drop is reported once.
+    let mut dropped = Vec::new();
     while let Ok(e) = events.try_recv() {
-        if let TorrentEvent::HashFailed { peers, .. } = e {
-            assert!(peers.is_empty(), "{peers:?}");
+        match e {
+            TorrentEvent::HashFailed { peers, .. } => assert!(peers.is_empty(), "{peers:?}"),
+            TorrentEvent::WebSeedDropped(url) => dropped.push(url),
+            _ => {}
         }
     }
+    assert_eq!(dropped, std::slice::from_ref(&server.base));
     // An honest peer completes the download.
     let seeder = Session::new(config()).await.unwrap();
     seeder
