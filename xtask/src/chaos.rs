@@ -1,4 +1,4 @@
-//! `cargo xtask chaos [--rounds N] [--mib N] [--seed S] [--debug]`: SIGKILL at random
+//! `cargo xtask chaos [--rounds N] [--mib N] [--seed S] [--debug] [--disk-only]`: SIGKILL at random
 //! moments, then restart, N times; the download must still complete intact.
 //!
 //! On 127.0.0.1 only: a `ferro tracker`, one `ferro seed` and one
@@ -24,12 +24,16 @@
 //!    still accounted for) and the two pieces cover blocks re-requested
 //!    after a request timeout.
 //! 3. The final run exits 0 and every file has the seed's sha256.
+//!
+//! Then the disk faults of [`disk`]: a full file system and read-only ones.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
+
+mod disk;
 
 use crate::Result;
 use crate::swarm::{
@@ -87,9 +91,16 @@ pub fn run(args: &[String]) -> Result {
         size / MIB,
         size / MIB
     );
-    // `--debug`: the dev-profile binary `cargo test` built (CI's short run).
+    // `--debug`: target/debug/ferro as `cargo test --workspace` built it (CI's short run).
     let bin = build_ferro(!args.iter().any(|a| a == "--debug"))?;
-    in_scratch_dir("chaos", |work| scenario(&bin, work, size, rounds, seed))
+    in_scratch_dir("chaos", |work| {
+        // `--disk-only`: skip the kills (a quick run of the disk faults).
+        if !args.iter().any(|a| a == "--disk-only") {
+            kills(&bin, work, size, rounds, seed)?;
+        }
+        disk::disk_full(&bin, work)?;
+        disk::read_only(&bin, work)
+    })
 }
 
 /// A progress line's numbers.
@@ -203,7 +214,7 @@ impl Leecher {
     }
 }
 
-fn scenario(bin: &Path, work: &Path, size: u64, rounds: u64, seed: u64) -> Result {
+fn kills(bin: &Path, work: &Path, size: u64, rounds: u64, seed: u64) -> Result {
     let started = Instant::now();
     let mut rng = Rng::new(seed);
     let seed_dir = work.join("seed");
@@ -234,7 +245,6 @@ fn scenario(bin: &Path, work: &Path, size: u64, rounds: u64, seed: u64) -> Resul
     let peer = format!("127.0.0.1:{seed_port}");
     let extra = ["--peer", peer.as_str(), "--download-limit", rate.as_str()];
     let out = work.join("leech");
-    let download_rounds = (0..rounds).filter(|r| r % 3 != 2).count() as f64;
 
     // The most pieces any run has shown verified so far.
     let mut floor = 0u64;
@@ -250,9 +260,12 @@ fn scenario(bin: &Path, work: &Path, size: u64, rounds: u64, seed: u64) -> Resul
         } else {
             let first = l.first_line(Duration::from_secs(30))?;
             check_floor(round, first, floor)?;
-            // Spread the kills so the rounds together cover about the whole download.
-            let mean = Duration::from_secs(DOWNLOAD_SECS).div_f64(download_rounds + 1.0);
-            let delay = mean.mul_f64(2.0 * rng.unit());
+            // Spread the kills over what is left, so that the rounds
+            // together cover about the whole download.
+            let left = piece_count.saturating_sub(first.pieces) as f64 / piece_count as f64;
+            let kills_left = (round..rounds).filter(|r| r % 3 != 2).count() as f64;
+            let mean = Duration::from_secs(DOWNLOAD_SECS).mul_f64(left / (kills_left + 1.0));
+            let delay = mean.mul_f64(0.3 + 1.4 * rng.unit());
             l.read_until(Instant::now() + delay);
         }
         let alive = !l.exited()?;

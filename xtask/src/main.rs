@@ -5,9 +5,10 @@
 //!   `#[ignore]`d in `cargo test`), prints a table and `N passed, N failed`.
 //! - `cargo xtask fuzz [--seconds N | --minutes N] [--corpus-out DIR] [TARGET...]`: runs every cargo-fuzz
 //!   target (or those named) for the given time each, on stable (`-s none`).
-//! - `cargo xtask chaos [--rounds N] [--mib N] [--seed S] [--debug]`: a leecher killed with
+//! - `cargo xtask chaos [--rounds N] [--mib N] [--seed S] [--debug] [--disk-only]`: a leecher killed with
 //!   SIGKILL at seeded random moments and restarted N times must lose no
-//!   verified piece, download none twice, and end with the seed's sha256.
+//!   verified piece, download none twice, and end with the seed's sha256;
+//!   then a download into a full tmpfs and into read-only mounts (root).
 //! - `cargo xtask install-clients`: only the Debian packages interop needs.
 //! - `cargo xtask bench [CRATE]`: the criterion benches.
 //! - `cargo xtask dht-sim --nodes N`: ferro-dht's simulator of N nodes with virtual time.
@@ -66,8 +67,9 @@ const HELP: &str = "usage: cargo xtask <task>
   install-clients                       install the Debian packages interop needs
   bench-swarm [--mib N]                 1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers
   e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume
-  chaos [--rounds N] [--mib N] [--seed S] [--debug]
-                                        SIGKILL a leecher at random moments (download, recheck) N times (20); it must finish intact
+  chaos [--rounds N] [--mib N] [--seed S] [--debug] [--disk-only]
+                                        SIGKILL a leecher at random moments (download, recheck) N times (20); it must finish intact;
+                                        then disk full (8 MiB tmpfs) and read-only mounts (needs root)
   fuzz [--seconds N|--minutes N] [--corpus-out DIR] [T..]
                                         run every fuzz target (default 20 s each)
   bench [CRATE]                         criterion benchmarks (all crates, or one)

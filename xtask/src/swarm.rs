@@ -44,23 +44,28 @@ pub fn release_ferro() -> Result<PathBuf> {
     build_ferro(true)
 }
 
-/// Builds `ferro` (release, or the dev profile `cargo test` already built)
-/// and returns its path.
+/// Builds `ferro` in release mode and returns its path; with `release`
+/// false, the dev binary `cargo test --workspace` already built is used as
+/// it is (built only if missing: a `cargo build` with other features would
+/// rebuild half the workspace).
 pub fn build_ferro(release: bool) -> Result<PathBuf> {
-    let mut cmd = cargo();
-    cmd.args(["build", "-p", "ferro"]);
-    if release {
-        cmd.arg("--release");
-    }
-    run_status(&mut cmd)?;
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    Ok(target.join(if release {
+    let bin = target.join(if release {
         "release/ferro"
     } else {
         "debug/ferro"
-    }))
+    });
+    if release || !bin.is_file() {
+        let mut cmd = cargo();
+        cmd.args(["build", "-p", "ferro"]);
+        if release {
+            cmd.arg("--release");
+        }
+        run_status(&mut cmd)?;
+    }
+    Ok(bin)
 }
 
 /// Runs `f` in a fresh scratch directory named after `task`, removed afterwards.
@@ -216,4 +221,29 @@ pub fn finish(mut child: Child, what: &str, timeout: Duration) -> Result<String>
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// What the disk and resume checks need to know of a torrent.
+pub struct TorrentSummary {
+    /// The info-hash, 40 lowercase hex digits.
+    pub info_hash: String,
+    pub piece_count: u64,
+    pub file_count: usize,
+}
+
+/// `ferro info --json TORRENT`.
+pub fn run_ferro_info(ferro: &Path, torrent: &Path) -> Result<TorrentSummary> {
+    let text = run_output(Command::new(ferro).args(["info", "--json"]).arg(torrent))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("ferro info --json: {e}"))?;
+    Ok(TorrentSummary {
+        info_hash: v["info_hash"]
+            .as_str()
+            .ok_or("ferro info: no info_hash")?
+            .to_owned(),
+        piece_count: v["piece_count"]
+            .as_u64()
+            .ok_or("ferro info: no piece_count")?,
+        file_count: v["files"].as_array().map_or(0, Vec::len),
+    })
 }
