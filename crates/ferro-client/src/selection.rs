@@ -248,6 +248,50 @@ mod tests {
         }
     }
 
+    /// An info dictionary with files of `lengths` in pieces of 16 KiB.
+    fn info_of(lengths: &[u64]) -> Info {
+        let total: u64 = lengths.iter().sum();
+        let pieces = total.div_ceil(16384).max(1);
+        let mut raw = b"d5:filesl".to_vec();
+        for (i, len) in lengths.iter().enumerate() {
+            raw.extend(format!("d6:lengthi{len}e4:pathl{}:f{i}ee", format!("f{i}").len()).bytes());
+        }
+        raw.extend(format!("e4:name1:t12:piece lengthi16384e6:pieces{}:", pieces * 20).bytes());
+        raw.extend(std::iter::repeat_n(0u8, pieces as usize * 20));
+        raw.push(b'e');
+        Info::from_bytes(&raw).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Every byte of a wanted file lies in a wanted piece of at least its
+        /// priority, and a piece is wanted only if it holds a wanted byte.
+        #[test]
+        fn piece_priorities_cover_exactly_the_wanted_files(
+            files in proptest::collection::vec((proptest::prop_oneof![proptest::strategy::Just(0u64), 1u64..50_000], 0u8..4), 1..8),
+        ) {
+            let lengths: Vec<u64> = files.iter().map(|f| f.0).collect();
+            proptest::prop_assume!(lengths.iter().sum::<u64>() > 0);
+            let info = info_of(&lengths);
+            let all = [FilePriority::Skip, FilePriority::Low, FilePriority::Normal, FilePriority::High];
+            let prios: Vec<FilePriority> = files.iter().map(|f| all[f.1 as usize]).collect();
+            let pieces = piece_priorities(&info, &prios);
+            proptest::prop_assert_eq!(pieces.len(), info.piece_count() as usize);
+            for (i, p) in prios.iter().enumerate() {
+                for piece in info.file_pieces(i) {
+                    proptest::prop_assert!(pieces[piece as usize] >= p.level());
+                }
+            }
+            for (piece, &level) in pieces.iter().enumerate() {
+                let best = info
+                    .file_spans(piece as u32)
+                    .map(|s| prios[s.file_index].level())
+                    .max()
+                    .unwrap_or(0);
+                proptest::prop_assert_eq!(level, best, "piece {}", piece);
+            }
+        }
+    }
+
     #[test]
     fn progress_counts_bytes_of_verified_pieces_per_file() {
         let (_t, info) = info();
