@@ -21,6 +21,11 @@ pub(crate) const UT_PEX_ID: u8 = 1;
 /// after which the peer is disconnected.
 pub(crate) const MAX_VIOLATIONS: u32 = 5;
 
+/// Known addresses learned from PEX kept per torrent, a share of all known
+/// ones: peers lying through PEX cannot fill the list and leave no room for
+/// what trackers and the DHT find.
+pub(crate) const MAX_KNOWN_FROM_PEX: usize = 1000;
+
 /// Whether PEX runs for this torrent: on in the config, and never for a
 /// private torrent (BEP 27: its peers come from its tracker only).
 fn enabled(shared: &TorrentShared) -> bool {
@@ -46,6 +51,9 @@ pub(crate) struct PexLink {
     our_ip: Option<std::net::IpAddr>,
     /// Messages that did not decode; they count as violations too.
     undecodable: u32,
+    /// The exchange state while a later handshake has turned ut_pex off:
+    /// turning it on again resumes it, so its violations are not forgotten.
+    parked: Option<PexState>,
 }
 
 impl PexLink {
@@ -71,7 +79,11 @@ impl PexLink {
                 // rate, one a minute, not the start): a new peer hears of the
                 // swarm now instead of a minute later.
                 let first = now.checked_sub(cfg.interval).unwrap_or(now);
-                self.link = Some((id, PexState::new(cfg, first)));
+                let state = self
+                    .parked
+                    .take()
+                    .unwrap_or_else(|| PexState::new(cfg, first));
+                self.link = Some((id, state));
             }
             Some(id) => {
                 if let Some((theirs, _)) = &mut self.link {
@@ -79,7 +91,11 @@ impl PexLink {
                 }
             }
             // BEP 10: id 0 (or absence) in a later handshake disables it.
-            None => self.link = None,
+            None => {
+                if let Some((_, state)) = self.link.take() {
+                    self.parked = Some(state);
+                }
+            }
         }
     }
 
@@ -133,12 +149,14 @@ impl PexLink {
                     || a.ip() == shared.config.listen_addr
                     || Some(a.ip()) == self.our_ip)
         };
-        let learned: Vec<SocketAddr> = update
+        let mut learned: Vec<SocketAddr> = update
             .added
             .iter()
             .map(|(a, _)| *a)
             .filter(|a| !ours(a))
             .collect();
+        let room = MAX_KNOWN_FROM_PEX.saturating_sub(shared.lock().known_pex.len());
+        learned.truncate(room);
         if !learned.is_empty() {
             shared.add_known_from(learned, PeerSource::Pex);
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::adversary::{Swarm, complete, config, eventually, seeding};
 use common::fake_peer::FakePeer;
-use ferro_client::{AddMagnet, Config, Session};
+use ferro_client::{AddMagnet, Config, Session, TorrentEvent};
 use ferro_magnet::{MagnetLink, MetadataMessage};
 use ferro_pex::{PeerFlags, PexMessage};
 use ferro_wire::{ExtendedHandshake, Message};
@@ -328,5 +328,114 @@ async fn a_ut_metadata_request_flood_from_a_peer_that_never_reads_stays_bounded(
         "{max_write} bytes queued"
     );
     writer.abort();
+    sw.seeder.shutdown().await;
+}
+
+/// `n` listeners on 127.0.0.1 that never accept: addresses to lie about
+/// that, if ever dialled, reach nothing but this test.
+async fn sinks(n: usize) -> Vec<TcpListener> {
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    v
+}
+
+fn pex_message(addrs: &[SocketAddr]) -> Message {
+    let msg = PexMessage {
+        added: addrs.iter().map(|a| (*a, PeerFlags::default())).collect(),
+        dropped: Vec::new(),
+    };
+    Message::Extended {
+        id: 1,
+        payload: Bytes::from(msg.encode()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pex_violations_survive_a_new_extended_handshake() {
+    let sw = seeding(256 * 1024, config()).await;
+    let (s, h, _dir) = sw
+        .leecher(Config {
+            max_peers_per_torrent: 1,
+            ..config()
+        })
+        .await;
+    let mut events = h.events();
+    let sink = sinks(1).await;
+    let addr = [sink[0].local_addr().unwrap()];
+    let (mut p, _) = FakePeer::connect(s.listen_addr(), sw.torrent.info_hash()).await;
+    let on = ExtendedHandshake::default().with_extension("ut_pex", 1);
+    let off = ExtendedHandshake::default();
+    // Rounds of: ut_pex off, on again (which used to start a fresh state
+    // with no violations), then three messages far too soon.
+    let mut closed = false;
+    for _ in 0..10 {
+        let mut ok = p.try_send(off.to_message().unwrap()).await;
+        ok &= p.try_send(on.to_message().unwrap()).await;
+        for _ in 0..3 {
+            ok &= p.try_send(pex_message(&addr)).await;
+        }
+        if !ok {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = closed;
+    // Dropped for its PEX violations (not, say, for going idle afterwards).
+    let reason = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(TorrentEvent::PeerDisconnected { reason, .. }) = events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .expect("the liar was never dropped");
+    assert!(
+        reason.contains("ut_pex violations"),
+        "dropped for: {reason}"
+    );
+    s.shutdown().await;
+    sw.seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pex_liars_cannot_fill_the_known_list() {
+    const LIARS: usize = 45;
+    let sw = seeding(256 * 1024, config()).await;
+    // Every slot taken by a liar: nothing learned is dialled.
+    let (s, h, _dir) = sw
+        .leecher(Config {
+            max_peers_per_torrent: LIARS,
+            max_peers: LIARS,
+            ..config()
+        })
+        .await;
+    // 45 liars x 50 addresses = 2250, more than the 2000 known addresses
+    // a torrent keeps.
+    let sink = sinks(LIARS * 50 + 1).await;
+    let addrs: Vec<SocketAddr> = sink.iter().map(|l| l.local_addr().unwrap()).collect();
+    let mut liars = Vec::new();
+    for chunk in addrs[..LIARS * 50].chunks(50) {
+        let (mut p, _) = FakePeer::connect(s.listen_addr(), sw.torrent.info_hash()).await;
+        p.send_extended_handshake(&ExtendedHandshake::default().with_extension("ut_pex", 1))
+            .await;
+        p.send(pex_message(chunk)).await;
+        liars.push(p);
+    }
+    eventually("PEX fills its share", || h.stats().peers_from_pex >= 1000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.stats().peers_from_pex, 1000);
+    // A tracker (or --peer) address still finds room.
+    let honest = addrs[LIARS * 50];
+    h.add_peers([honest]);
+    eventually("the honest address is known", || {
+        h.known_peers().iter().any(|(a, _)| *a == honest)
+    })
+    .await;
+    drop(liars);
+    s.shutdown().await;
     sw.seeder.shutdown().await;
 }
