@@ -377,21 +377,25 @@ async fn a_thousand_connections_are_capped_and_an_honest_leecher_completes() {
             Some(s)
         });
     }
-    let mut peak = 0;
+    let (mut peak, mut pending_peak) = (0, 0);
     let mut sockets = Vec::new();
     // Bounded by FLOOD.
     while let Some(r) = flood.join_next().await {
         peak = peak.max(h.stats().peers_connected);
+        pending_peak = pending_peak.max(sw.seeder.pending_handshakes());
         if let Some(s) = r.unwrap() {
             sockets.push(s);
         }
     }
     for _ in 0..20 {
         peak = peak.max(h.stats().peers_connected);
+        pending_peak = pending_peak.max(sw.seeder.pending_handshakes());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(peak <= cap, "{peak} peers connected, cap {cap}");
     assert!(peak > 0, "no flood connection got through at all");
+    // The default cap on incoming handshakes in progress.
+    assert!(pending_peak <= 64, "{pending_peak} handshakes pending");
     // The honest leecher, while the idle flood still holds its sockets.
     let (s, lh, dir) = sw.leecher(config()).await;
     lh.add_peers([addr]);
@@ -440,6 +444,48 @@ async fn silent_sockets_cannot_lock_out_an_honest_peer() {
     }
     assert!(open <= cap, "{open} silent sockets still open");
     assert!(sw.seeder.pending_handshakes() <= cap);
+    s.shutdown().await;
+    sw.seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_answers_requests_is_snubbed_and_the_download_completes() {
+    let sw = seeding(1024 * 1024, config()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let staller = listener.local_addr().unwrap();
+    let (s, h, dir) = sw
+        .leecher(Config {
+            snub_timeout: Duration::from_secs(1),
+            // Long: the staller stays connected; only the snub moves its requests.
+            idle_timeout: Duration::from_secs(60),
+            ..config()
+        })
+        .await;
+    // Only the staller at first: it takes requests and answers none.
+    h.add_peers([staller]);
+    let (mut p, _) = FakePeer::builder(sw.torrent.info_hash())
+        .accept(&listener)
+        .await;
+    p.run(
+        Script::new()
+            .send(Message::HaveAll)
+            .send(Message::Unchoke)
+            .until("requests", |m| matches!(m, Message::Request(_))),
+    )
+    .await;
+    h.add_peers([sw.seeder.listen_addr()]);
+    // The staller keeps the connection alive but never sends a block.
+    let keep_alive = tokio::spawn(async move {
+        // Bounded: ends when the leecher closes or the test aborts it.
+        for _ in 0..600 {
+            if !p.try_send(Message::KeepAlive).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    complete(&h, &dir, &sw.seed_dir).await;
+    keep_alive.abort();
     s.shutdown().await;
     sw.seeder.shutdown().await;
 }
