@@ -529,7 +529,9 @@ async fn announcer(
     let mut announced = false;
     let key: u32 = rand::random();
     let request = |event: Event| {
-        let left = shared.lock().picker.left();
+        // Bytes of every piece we lack, skipped files included (as
+        // libtorrent does): a finished selection is not a seed to the tracker.
+        let left = shared.info.total_length() - shared.lock().picker.verified_bytes();
         let mut req = AnnounceRequest::new(
             shared.info_hash,
             shared.config.peer_id,
