@@ -41,6 +41,12 @@ pub struct FileStamp {
     pub mtime_ns: i64,
 }
 
+/// A file modified this close before the resume data was captured is "hot":
+/// pieces verified after the bitfield was taken, or written again within
+/// one tick of the file system's clock, can be on disk without a visible
+/// change of the stamp, so its pieces outside the bitfield are hashed.
+const HOT_NS: i64 = 2_000_000_000;
+
 /// The stamp of a file that does not exist (a skipped file never created).
 const NO_FILE: FileStamp = FileStamp {
     size: 0,
@@ -67,6 +73,15 @@ pub struct ResumeData {
         with = "ferro_bencode::bytes"
     )]
     pub priorities: Vec<u8>,
+    /// When the data was captured, nanoseconds since the Unix epoch (0:
+    /// unknown, as in files written before this field existed).
+    #[serde(rename = "saved-ns", default, skip_serializing_if = "is_zero")]
+    pub saved_ns: i64,
+}
+
+/// Leaves `saved-ns` out when unknown: old files re-encode as they were.
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// The stamp of a file on disk now (`None` when it cannot be read).
@@ -87,6 +102,12 @@ pub fn stamp(path: &Path) -> Option<FileStamp> {
 impl ResumeData {
     /// Resume data for `have`, stamping the files at `paths` (None = padding).
     pub fn capture(info_hash: &InfoHash, have: &Bitfield, paths: &[Option<PathBuf>]) -> Self {
+        // Taken before the files are stamped: a write after this instant is
+        // either seen in a stamp or makes the file hot.
+        let saved_ns = std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
         ResumeData {
             info_hash: info_hash.as_bytes().to_vec(),
             pieces: have.as_bytes().to_vec(),
@@ -100,6 +121,7 @@ impl ResumeData {
                 })
                 .collect(),
             priorities: Vec::new(),
+            saved_ns,
         }
     }
 
@@ -130,7 +152,12 @@ impl ResumeData {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         }
         let tmp = path.with_extension("resume.tmp");
-        std::fs::write(&tmp, &bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        if let Err(e) = std::fs::write(&tmp, &bytes) {
+            // A full disk leaves a partial temporary file: remove it; the
+            // previous resume file stays whole.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io("write", &tmp, e));
+        }
         std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
     }
 
@@ -185,15 +212,26 @@ impl ResumeData {
                 Some(p) => stamp(p).unwrap_or(NO_FILE) != *s,
             })
             .collect();
+        let hot: Vec<bool> = self
+            .files
+            .iter()
+            .map(|s| {
+                self.saved_ns != 0
+                    && s.mtime_ns != 0
+                    && s.mtime_ns >= self.saved_ns.saturating_sub(HOT_NS)
+            })
+            .collect();
         let mut trusted = Bitfield::new(pieces);
         let mut to_hash = Vec::new();
         for piece in 0..info.piece_count() {
-            let touches_changed = info
-                .file_spans(piece)
-                .any(|s| changed.get(s.file_index).copied().unwrap_or(true));
+            let touches = |of: &[bool]| {
+                info.file_spans(piece)
+                    .any(|s| of.get(s.file_index).copied().unwrap_or(true))
+            };
+            let touches_changed = touches(&changed);
             if saved.get(piece) && !touches_changed {
                 trusted.set(piece, true);
-            } else if touches_changed {
+            } else if touches_changed || touches(&hot) {
                 to_hash.push(piece);
             }
         }
@@ -283,7 +321,10 @@ mod tests {
         let mut have = Bitfield::new(info.piece_count() as usize);
         have.set(0, true);
         have.set(4, true);
-        let data = ResumeData::capture(&info.info_hash(), &have, &paths);
+        let mut data = ResumeData::capture(&info.info_hash(), &have, &paths);
+        // Hot files are the next test's subject: here the data was captured
+        // long after the files were last written.
+        data.saved_ns += 10 * HOT_NS;
         let path = resume_path(tmp.path(), &info.info_hash());
         data.save(&path).unwrap();
         let loaded = ResumeData::load(&path).unwrap().unwrap();
@@ -323,5 +364,43 @@ mod tests {
         // Huge pieces: the byte cap wins, one piece at least.
         assert_eq!(spot_checks(&have, 32 * 1024 * 1024).len(), 2);
         assert_eq!(spot_checks(&have, 1 << 40).len(), 1);
+    }
+
+    #[test]
+    fn pieces_outside_the_bitfield_of_a_hot_file_are_hashed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), vec![1u8; 40_000]).unwrap();
+        std::fs::write(dir.join("b"), vec![2u8; 40_000]).unwrap();
+        let info = TorrentBuilder::new(&dir)
+            .piece_length(16384)
+            .build()
+            .unwrap()
+            .metainfo
+            .info;
+        let paths: Vec<Option<PathBuf>> = info
+            .files()
+            .iter()
+            .map(|f| Some(tmp.path().join(&f.path)))
+            .collect();
+        let mut have = Bitfield::new(info.piece_count() as usize);
+        have.set(0, true);
+        // Both files were written just now: a piece verified after the
+        // bitfield was taken could be on disk with the stamps unchanged.
+        let data = ResumeData::capture(&info.info_hash(), &have, &paths);
+        let again = ResumeData::from_bytes(&data.to_bytes().unwrap()).unwrap();
+        assert_eq!(again, data);
+        let (trusted, to_hash) = again.plan(&info, &paths).unwrap();
+        assert_eq!(trusted.iter_ones().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(to_hash, vec![1, 2, 3, 4]);
+        // Files written long before the capture: nothing to hash.
+        let mut cold = data.clone();
+        cold.saved_ns += 10 * HOT_NS;
+        assert!(cold.plan(&info, &paths).unwrap().1.is_empty());
+        // Resume files from before the field: never hot.
+        let mut old = data;
+        old.saved_ns = 0;
+        assert!(old.plan(&info, &paths).unwrap().1.is_empty());
     }
 }
