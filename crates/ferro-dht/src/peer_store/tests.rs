@@ -113,3 +113,48 @@ fn many_flooders_make_a_full_store_evict_their_own_torrents_first() {
     );
     assert_eq!(s.peers(&ih(252), 10, t0, &mut rng), vec![peer(111, 6881)]);
 }
+
+proptest::proptest! {
+    /// Any sequence of announces and expiries from a few hosts: every bound
+    /// holds and the per-IP index matches the torrents exactly.
+    #[test]
+    fn bounds_and_index_hold_under_random_announces(
+        ops in proptest::collection::vec((0u8..12, 0u8..30, 1u16..4, 0u64..4000, proptest::prelude::any::<bool>()), 1..300),
+    ) {
+        let t0 = Instant::now();
+        let cfg = PeerStoreConfig {
+            max_info_hashes: 10,
+            max_peers_per_hash: 4,
+            max_per_ip: 5,
+            ttl: Duration::from_secs(1800),
+        };
+        let mut s = PeerStore::new(cfg.clone());
+        let mut clock = 0u64;
+        for (host, hash, port, dt, expire) in ops {
+            clock += dt;
+            let now = t0 + Duration::from_secs(clock);
+            if expire {
+                s.expire(now);
+            } else {
+                let out = s.announce(ih(hash), peer(host, port), now);
+                proptest::prop_assert_ne!(out, StoreOutcome::Refused);
+                let mut rng = StdRng::seed_from_u64(0);
+                proptest::prop_assert!(s.peers(&ih(hash), 100, now, &mut rng).contains(&peer(host, port)), "just stored");
+            }
+            proptest::prop_assert!(s.len() <= cfg.max_info_hashes);
+            let mut from_torrents = std::collections::HashMap::new();
+            for (h, peers) in &s.torrents {
+                proptest::prop_assert!(!peers.is_empty() && peers.len() <= cfg.max_peers_per_hash);
+                for (a, _) in peers {
+                    *from_torrents.entry(a.ip()).or_insert(0usize) += 1;
+                    proptest::prop_assert!(s.per_ip.get(&a.ip()).is_some_and(|q| q.contains(&(*h, *a))));
+                }
+            }
+            for (ip, q) in &s.per_ip {
+                proptest::prop_assert!(q.len() <= cfg.max_per_ip);
+                proptest::prop_assert_eq!(from_torrents.get(ip).copied(), Some(q.len()));
+            }
+            proptest::prop_assert_eq!(from_torrents.len(), s.per_ip.len());
+        }
+    }
+}
