@@ -30,6 +30,8 @@ use crate::Error;
 mod direct;
 mod pool;
 
+pub(crate) use pool::PieceData;
+
 /// Spare piece buffers kept for reuse, in bytes (see [`pool`]).
 const POOL_BYTES: usize = 32 * 1024 * 1024;
 
@@ -295,12 +297,12 @@ impl Storage {
 
     /// A buffer of `len` bytes for assembling a piece; its contents are
     /// unspecified (an earlier piece's bytes): fill all of it before use.
-    pub(crate) fn piece_buffer(&self, len: usize) -> Vec<u8> {
+    pub(crate) fn piece_buffer(&self, len: usize) -> PieceData {
         self.pool.take(len)
     }
 
     /// Returns a piece buffer for reuse once its piece is written or rejected.
-    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+    pub(crate) fn recycle(&self, buf: PieceData) {
         self.pool.give(buf);
     }
 

@@ -33,7 +33,8 @@ const MAX_KNOWN_PEERS: usize = 2000;
 /// A piece being assembled in memory until it verifies.
 #[derive(Debug)]
 pub(crate) struct PieceBuffer {
-    pub data: Vec<u8>,
+    /// Page-aligned (written with `O_DIRECT` as it is) and reused.
+    pub data: crate::storage::PieceData,
     /// Who sent each block (for banning on a hash failure).
     pub block_from: Vec<Option<SocketAddr>>,
 }

@@ -332,7 +332,7 @@ impl SeedTask {
                         ready.push((
                             piece,
                             PieceBuffer {
-                                data: data.to_vec(),
+                                data: crate::storage::PieceData::copy_from(data),
                                 block_from: vec![None; blocks as usize],
                             },
                         ));

@@ -10,9 +10,10 @@
 //!
 //! `O_DIRECT` wants the buffer address, the file offset and the length to be
 //! multiples of the device's logical block size; [`ALIGN`] (4 KiB) covers
-//! 512-byte and 4K devices. A span's aligned middle is copied into an
-//! aligned bounce buffer (pieces arrive in ordinary `Vec`s) and written
-//! directly; its unaligned head and tail go through the ordinary handle, so
+//! 512-byte and 4K devices. A span's aligned middle is written directly:
+//! from the piece's buffer when that is aligned (a
+//! [`PieceData`](super::PieceData)), else through an aligned bounce buffer;
+//! its unaligned head and tail go through the ordinary handle, so
 //! direct and buffered writes never share a page. Before a direct write the
 //! kernel writes back and drops any cached page of its range, so readers
 //! through the ordinary handle always see the data. A file system that
@@ -135,6 +136,10 @@ impl DirectWriter {
     }
 
     fn write_direct(&self, file: &File, src: &[u8], mut offset: u64) -> std::io::Result<()> {
+        if (src.as_ptr() as usize).is_multiple_of(ALIGN) {
+            // A piece buffer (storage::PieceData) is aligned: no copy.
+            return file.write_all_at(src, offset);
+        }
         let pooled = self.bounce.lock().ok().and_then(|mut b| b.pop());
         let mut buf = pooled.unwrap_or_else(Bounce::new);
         let mut result = Ok(());
@@ -260,6 +265,12 @@ mod tests {
             file.read_exact_at(&mut back, 0).unwrap();
             assert!(back == expect, "write {i} at {at}+{n}");
         }
+        assert_eq!(std::fs::read(&path).unwrap(), expect);
+        // From an aligned piece buffer: written as it is, no bounce copy.
+        let piece = super::super::PieceData::copy_from(&pattern(BOUNCE_LEN + ALIGN, 99));
+        assert_eq!(piece.as_ptr() as usize % ALIGN, 0);
+        w.write(0, &path, &file, &piece, ALIGN as u64).unwrap();
+        expect[ALIGN..ALIGN + piece.len()].copy_from_slice(&piece);
         assert_eq!(std::fs::read(&path).unwrap(), expect);
     }
 
