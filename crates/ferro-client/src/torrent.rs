@@ -522,7 +522,14 @@ impl TorrentShared {
 /// Addresses worth dialing now: known, not connected or connecting, not
 /// banned, not failed in the last minute.
 pub(crate) fn dial_candidates(st: &State, now: Instant, max: usize) -> Vec<SocketAddr> {
-    let connected: HashSet<SocketAddr> = st.peers.values().map(|p| p.addr).collect();
+    // An incoming peer counts under its listen address too: dialling that
+    // would only open a duplicate connection to it.
+    let connected: HashSet<SocketAddr> = st
+        .peers
+        .values()
+        .flat_map(|p| [Some(p.addr), p.listen])
+        .flatten()
+        .collect();
     st.known
         .iter()
         .filter(|(a, failed)| {
