@@ -35,6 +35,11 @@ use crate::{AddTorrent, Config, Error};
 
 /// Most peers asked for metadata at once.
 const MAX_METADATA_PEERS: usize = 50;
+/// Addresses kept waiting for a free metadata connection, and addresses
+/// remembered at all: dead or silent peers among the first ones must not
+/// keep the later ones from ever being asked.
+const MAX_METADATA_WAITING: usize = 1000;
+const MAX_METADATA_ADDRS: usize = 4096;
 /// Most `tr` trackers asked for peers before the metadata is known.
 const MAX_MAGNET_TRACKERS: usize = 8;
 /// How long one tracker may take to answer that announce.
@@ -255,19 +260,43 @@ struct Dialer {
     next_key: u64,
     addr_of: HashMap<u64, SocketAddr>,
     attempts: HashMap<SocketAddr, u32>,
+    /// Addresses to dial when a connection ends (`attempts` 0 meanwhile).
+    waiting: std::collections::VecDeque<SocketAddr>,
 }
 
 /// Connections per address before it is given up (the first and the retries).
 const METADATA_ATTEMPTS: u32 = 5;
 
 impl Dialer {
-    /// Dials an address not seen before, if fewer than the cap have been.
-    fn dial_new(&mut self, addr: SocketAddr, tasks: &mut JoinSet<()>) -> bool {
-        if self.attempts.len() >= MAX_METADATA_PEERS || self.attempts.contains_key(&addr) {
+    /// Dials an address not seen before while fewer than the cap of
+    /// connections are `live`; queues it otherwise. True when dialled.
+    fn dial_new(&mut self, addr: SocketAddr, tasks: &mut JoinSet<()>, live: usize) -> bool {
+        if self.attempts.len() >= MAX_METADATA_ADDRS || self.attempts.contains_key(&addr) {
+            return false;
+        }
+        if live >= MAX_METADATA_PEERS {
+            if self.waiting.len() < MAX_METADATA_WAITING {
+                self.attempts.insert(addr, 0);
+                self.waiting.push_back(addr);
+            }
             return false;
         }
         self.dial(addr, tasks);
         true
+    }
+
+    /// Dials queued addresses while fewer than the cap are `live`; returns
+    /// how many it dialled.
+    fn dial_waiting(&mut self, tasks: &mut JoinSet<()>, live: usize) -> usize {
+        let mut n = 0;
+        // Bounded by the queue's length.
+        while live + n < MAX_METADATA_PEERS
+            && let Some(addr) = self.waiting.pop_front()
+        {
+            self.dial(addr, tasks);
+            n += 1;
+        }
+        n
     }
 
     /// How long to wait before dialing `addr` again, or `None` when its
@@ -312,12 +341,13 @@ pub(crate) async fn fetch_metadata(
         next_key: 0,
         addr_of: HashMap::new(),
         attempts: HashMap::new(),
+        waiting: Default::default(),
     };
     // Connections started and ended: when all ended, none is waiting to be
     // retried and no tracker can give more peers, nobody is left to ask.
     let (mut started, mut ended) = (0usize, 0usize);
     for &addr in peers {
-        started += usize::from(dialer.dial_new(addr, &mut tasks));
+        started += usize::from(dialer.dial_new(addr, &mut tasks, started - ended));
     }
     // Peers that closed without misbehaving (busy, still checking their data,
     // a dropped connection) are dialed again later, a few times.
@@ -371,6 +401,7 @@ pub(crate) async fn fetch_metadata(
                     asm.remove_peer(PeerKey(key));
                     last_error = reason;
                     ended += 1;
+                    started += dialer.dial_waiting(&mut tasks, started - ended);
                     if let Some(&addr) = dialer.addr_of.get(&key)
                         && !misbehaved.contains(&addr)
                         && let Some(wait) = dialer.retry_delay(addr)
@@ -382,7 +413,9 @@ pub(crate) async fn fetch_metadata(
                 None => {}
             },
             addr = more.recv(), if more_open => match addr {
-                Some(addr) => started += usize::from(dialer.dial_new(addr, &mut tasks)),
+                Some(addr) => {
+                    started += usize::from(dialer.dial_new(addr, &mut tasks, started - ended));
+                }
                 None => more_open = false,
             },
             _ = tokio::time::sleep_until(wake.into()) => {
@@ -399,7 +432,7 @@ pub(crate) async fn fetch_metadata(
                 }
             }
         }
-        if ended >= started && !more_open && retries.is_empty() {
+        if ended >= started && !more_open && retries.is_empty() && dialer.waiting.is_empty() {
             return Err(Error::Metadata(format!(
                 "no peer gave the metadata of {} (last: {last_error})",
                 ih.to_hex()
@@ -455,7 +488,11 @@ async fn metadata_peer(
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut out_tx = Some(out_tx);
     let mut their_id: Option<u8> = None;
-    // Bounded: the coordinator drops our sender when it is done or times out.
+    // A peer that never sends its extended handshake, or then goes silent,
+    // must not hold one of the few metadata connections until the end.
+    let mut quiet_until = Instant::now() + config.handshake_timeout;
+    // Bounded: the coordinator drops our sender when it is done or times
+    // out, and a silent peer is dropped at `quiet_until`.
     loop {
         while let Some(msg) = decoder.decode(&mut rbuf)? {
             let Message::Extended { id, payload } = msg else {
@@ -468,6 +505,7 @@ async fn metadata_peer(
                     return Err(fail("no ut_metadata or metadata_size in its handshake"));
                 };
                 their_id = Some(tid);
+                quiet_until = Instant::now() + config.idle_timeout;
                 if let Some(tx) = out_tx.take() {
                     let _ = events.send(FromPeer::Ready { key, size, tx });
                 }
@@ -493,6 +531,16 @@ async fn metadata_peer(
                 if r? == 0 {
                     return Ok(());
                 }
+                if their_id.is_some() {
+                    quiet_until = Instant::now() + config.idle_timeout;
+                }
+            }
+            _ = tokio::time::sleep_until(quiet_until.into()) => {
+                return Err(Error::Timeout(if their_id.is_some() {
+                    "metadata peer idle"
+                } else {
+                    "extended handshake"
+                }));
             }
             out = out_rx.recv() => {
                 let (Some(payload), Some(tid)) = (out, their_id) else {

@@ -439,3 +439,43 @@ async fn pex_liars_cannot_fill_the_known_list() {
     s.shutdown().await;
     sw.seeder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_metadata_peers_cannot_keep_a_magnet_from_the_honest_one() {
+    // More silent peers than metadata connections (50) come first in the
+    // link: each accepts, handshakes, and never sends its extended handshake.
+    const SILENT: usize = 60;
+    let sw = seeding(256 * 1024, config()).await;
+    let ih = sw.torrent.info_hash();
+    let mut link = MagnetLink::new(ih);
+    let mut silent = Vec::new();
+    for _ in 0..SILENT {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        link.peers
+            .push(ferro_magnet::PeerAddr::Socket(l.local_addr().unwrap()));
+        silent.push(tokio::spawn(async move {
+            let mut held = Vec::new();
+            // Bounded: the test aborts it; at most a few redials arrive.
+            while let Some((p, _)) = FakePeer::builder(ih).try_accept(&l).await {
+                held.push(p);
+            }
+        }));
+    }
+    link.peers
+        .push(ferro_magnet::PeerAddr::Socket(sw.seeder.listen_addr()));
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Session::new(config()).await.unwrap();
+    let h = tokio::time::timeout(
+        Duration::from_secs(60),
+        s.add_magnet(AddMagnet::new(link, tmp.path())),
+    )
+    .await
+    .expect("metadata timed out")
+    .unwrap();
+    complete(&h, tmp.path(), &sw.seed_dir).await;
+    for t in silent {
+        t.abort();
+    }
+    s.shutdown().await;
+    sw.seeder.shutdown().await;
+}
