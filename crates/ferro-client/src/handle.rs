@@ -417,6 +417,9 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
     let mut last_choke = start;
     let mut last_optimistic = start;
     let mut last_resume = start;
+    // After a failed write (disk full, read-only), wait the interval
+    // instead of retrying every tick once the torrent is complete.
+    let mut resume_failed = false;
     let mut last_down = 0u64;
     let mut last_up = 0u64;
     // Runs until the torrent stops.
@@ -462,12 +465,20 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
                     // a minute after a failure, 10 s after the peer closed a
                     // working connection (Transmission drops every peer when
                     // a magnet's metadata completes, then waits to be dialled
-                    // again: it never dials loopback peers itself).
+                    // again: it never dials loopback peers itself). A reset
+                    // counts as a close: Transmission resets the first
+                    // connection to a magnet link it has just added.
                     if slot.is_none_or(|t| t <= Instant::now()) {
                         let now = Instant::now();
-                        *slot = Some(match &r {
-                            Ok(()) => now.checked_sub(Duration::from_secs(50)).unwrap_or(now),
-                            Err(_) => now,
+                        let closed = match &r {
+                            Ok(()) => true,
+                            Err(Error::Net(e)) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                            Err(_) => false,
+                        };
+                        *slot = Some(if closed {
+                            now.checked_sub(Duration::from_secs(50)).unwrap_or(now)
+                        } else {
+                            now
                         });
                     }
                 }
@@ -502,10 +513,13 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
         let complete = *shared.complete.borrow();
         if use_resume
             && saved != have
-            && (complete || now.saturating_duration_since(last_resume) >= cfg.resume_interval)
+            && ((complete && !resume_failed)
+                || now.saturating_duration_since(last_resume) >= cfg.resume_interval)
         {
             last_resume = now;
-            if let Err(e) = save_resume(&shared).await {
+            let r = save_resume(&shared).await;
+            resume_failed = r.is_err();
+            if let Err(e) = r {
                 tracing::warn!(error = %e, "could not write resume data");
             }
         }
