@@ -465,20 +465,12 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
                     // a minute after a failure, 10 s after the peer closed a
                     // working connection (Transmission drops every peer when
                     // a magnet's metadata completes, then waits to be dialled
-                    // again: it never dials loopback peers itself). A reset
-                    // counts as a close: Transmission resets the first
-                    // connection to a magnet link it has just added.
+                    // again: it never dials loopback peers itself).
                     if slot.is_none_or(|t| t <= Instant::now()) {
                         let now = Instant::now();
-                        let closed = match &r {
-                            Ok(()) => true,
-                            Err(Error::Net(e)) => e.kind() == std::io::ErrorKind::ConnectionReset,
-                            Err(_) => false,
-                        };
-                        *slot = Some(if closed {
-                            now.checked_sub(Duration::from_secs(50)).unwrap_or(now)
-                        } else {
-                            now
+                        *slot = Some(match &r {
+                            Ok(()) => now.checked_sub(Duration::from_secs(50)).unwrap_or(now),
+                            Err(_) => now,
                         });
                     }
                 }
