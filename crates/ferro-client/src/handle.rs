@@ -465,12 +465,25 @@ async fn torrent_task(shared: Arc<TorrentShared>, use_resume: bool) {
                     // a minute after a failure, 10 s after the peer closed a
                     // working connection (Transmission drops every peer when
                     // a magnet's metadata completes, then waits to be dialled
-                    // again: it never dials loopback peers itself).
+                    // again: it never dials loopback peers itself). A reset
+                    // or an end of stream in the handshake counts as a close:
+                    // Transmission hangs up on the first connection to a
+                    // magnet link it has just added.
                     if slot.is_none_or(|t| t <= Instant::now()) {
                         let now = Instant::now();
-                        *slot = Some(match &r {
-                            Ok(()) => now.checked_sub(Duration::from_secs(50)).unwrap_or(now),
-                            Err(_) => now,
+                        let closed = match &r {
+                            Ok(()) => true,
+                            Err(Error::Net(e)) => matches!(
+                                e.kind(),
+                                std::io::ErrorKind::ConnectionReset
+                                    | std::io::ErrorKind::UnexpectedEof
+                            ),
+                            Err(_) => false,
+                        };
+                        *slot = Some(if closed {
+                            now.checked_sub(Duration::from_secs(50)).unwrap_or(now)
+                        } else {
+                            now
                         });
                     }
                 }
