@@ -148,6 +148,9 @@ pub fn leech(
             let mut tr = Transmission::start(&row.join("transmission-leech"), port)?;
             let id = tr.add(source, dir)?;
             tr.wait_active(id, Duration::from_secs(30))?;
+            // Seen here: a connection in the first moment after a magnet
+            // link was added is reset, and the dialer waits a minute.
+            std::thread::sleep(Duration::from_secs(2));
             Party::Tr(Box::new(tr), id)
         }
     })

@@ -180,7 +180,10 @@ pub fn ferro_seed(
         .arg(dir)
         .args(["--port", &port.to_string(), "--json"]);
     ferro_find_args(&mut c, find);
-    let p = Proc::spawn("ferro seed", c)?;
+    let mut p = Proc::spawn("ferro seed", c)?;
+    // Its first line comes once the torrent is checked and added: before
+    // that it turns peers away (and they wait before dialing again).
+    p.wait_line(Duration::from_secs(60), |_| true)?;
     wait_port(port, Duration::from_secs(60))?;
     Ok(p)
 }

@@ -251,6 +251,7 @@ impl Transmission {
         let id = self.add(&torrent.display().to_string(), dir)?;
         self.verify(id)?;
         self.wait_complete(id, Duration::from_secs(60))?;
+        self.wait_active(id, Duration::from_secs(30))?;
         Ok(id)
     }
 }
