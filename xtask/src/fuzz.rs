@@ -3,8 +3,8 @@
 //! `-s none` builds without a sanitizer (AddressSanitizer needs nightly), which
 //! still gives coverage-guided fuzzing that catches panics, overflows (debug
 //! assertions are on) and timeouts. New inputs go to a scratch directory; the
-//! checked-in corpus in fuzz/corpus/<target> is read, not modified.
-//! `--corpus-out DIR` keeps the new inputs in DIR/<target>.
+//! checked-in corpus in `fuzz/corpus/<target>` is read, not modified.
+//! `--corpus-out DIR` keeps the new inputs in `DIR/<target>`.
 
 use std::time::Instant;
 

@@ -6,7 +6,7 @@
 //!   the info-hash needs. Lenient by default (unsorted keys, as real torrents
 //!   have them), strict on request ([`DecodeOptions::strict`]).
 //! - [`Encoder`] and [`OwnedValue`]: canonical encoding into any
-//!   [`bytes::BufMut`] (`Vec<u8>`, `BytesMut`).
+//!   [`BufMut`](::bytes::BufMut) (`Vec<u8>`, `BytesMut`).
 //! - serde: [`from_bytes`] (borrowing `&'de [u8]` and `&'de str`) and [`to_bytes`]
 //!   (keys sorted), with [`ByteBuf`] and [`bytes`] for byte-string fields.
 //!

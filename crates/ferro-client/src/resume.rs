@@ -282,7 +282,7 @@ impl ResumeData {
     }
 }
 
-/// Up to [`SPOT_CHECKS`] pieces of `trusted` (and [`SPOT_CHECK_BYTES`]),
+/// Up to 16 pieces of `trusted` (and at most 64 MiB of them),
 /// evenly spaced over them, always including the first and the last.
 pub fn spot_checks(trusted: &Bitfield, piece_length: u64) -> Vec<u32> {
     let ones: Vec<u32> = trusted.iter_ones().collect();

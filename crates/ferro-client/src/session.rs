@@ -215,7 +215,7 @@ impl Session {
     }
 
     /// Adds a torrent from a magnet link: fetches its metadata from the
-    /// link's `x.pe` peers (and [`AddMagnet::peers`]) with ut_metadata
+    /// link's `x.pe` peers (and [`AddMagnet::peers`](crate::AddMagnet::peers)) with ut_metadata
     /// (BEP 9), saves it as `<download_dir>/.ferro/<info-hash>.torrent`
     /// (reused on the next call), then adds it like [`add_torrent`](Self::add_torrent)
     /// with the link's trackers and web seeds.
