@@ -58,7 +58,10 @@ async fn a_web_seed_that_stalls_mid_body_times_out_and_a_peer_finishes() {
     let st = h.stats();
     // The web seed was asked (its answers never finish, so count those
     // started), and nothing it half-sent was counted as a piece.
-    assert!(stalling.stats.max_in_flight.load(Ordering::Relaxed) >= 1, "{st:?}");
+    assert!(
+        stalling.stats.max_in_flight.load(Ordering::Relaxed) >= 1,
+        "{st:?}"
+    );
     assert_eq!(st.hash_failures, 0, "{st:?}");
     // No piece can come whole from the web seed: the peer sent them all.
     assert!(
