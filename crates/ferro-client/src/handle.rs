@@ -260,6 +260,7 @@ async fn save_resume(shared: &Arc<TorrentShared>) -> Result<(), Error> {
     if shared.lock().checking {
         return Ok(());
     }
+    let _saving = shared.resume_save.lock().await;
     let (have, priorities) = {
         let st = shared.lock();
         (st.picker.have().clone(), st.file_priorities.clone())

@@ -395,6 +395,7 @@ pub(crate) fn new_shared(
         session_peers: inner.session_peers.clone(),
         announcer: Mutex::new(None),
         resume_saved_at: AtomicU64::new(u64::MAX),
+        resume_save: tokio::sync::Mutex::new(()),
         pending_verify: AtomicU64::new(0),
         verify_slots: tokio::sync::Semaphore::new(crate::storage::hashing_threads() + 1),
     })

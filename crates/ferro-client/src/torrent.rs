@@ -174,6 +174,10 @@ pub(crate) struct TorrentShared {
     pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Verified pieces when the resume file was last written.
     pub resume_saved_at: AtomicU64,
+    /// Held while the resume file is captured and written: saves from the
+    /// periodic task, completion, stop and the API never race on its
+    /// temporary file, and the newest capture is the one left on disk.
+    pub resume_save: tokio::sync::Mutex<()>,
     /// Bytes of complete pieces waiting to be hashed and written; peers stop
     /// requesting while it is above [`MAX_PENDING_VERIFY`] (disk backpressure).
     pub pending_verify: AtomicU64,

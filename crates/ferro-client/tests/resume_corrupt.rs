@@ -259,3 +259,34 @@ async fn bitfield_claiming_pieces_wrong_on_disk_is_caught() {
         .await;
     sw.seeder.shutdown().await;
 }
+
+/// Resume saves from several places at once (the periodic task, completion,
+/// stop, the API) are serialized: none fails on another's temporary file and
+/// the file left on disk is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_resume_saves_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 1024 * 1024);
+    let torrent = common::make_torrent(&seed_dir, PIECE, &[]);
+    let session = Session::new(common::config()).await.unwrap();
+    let h = session
+        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+        .await
+        .unwrap();
+    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+        .await
+        .expect("the seeder's check finishes")
+        .unwrap();
+    let saves: Vec<_> = (0..400)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move { h.save_resume().await })
+        })
+        .collect();
+    for s in saves {
+        s.await.unwrap().expect("every concurrent save succeeds");
+    }
+    let path = resume_path(&seed_dir, &torrent.info_hash());
+    let data = ResumeData::load(&path).unwrap().expect("a resume file");
+    assert_eq!(data.info_hash, torrent.info_hash().as_bytes().to_vec());
+}
