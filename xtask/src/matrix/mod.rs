@@ -18,6 +18,7 @@ mod cases;
 mod cells;
 mod dht_node;
 mod party;
+mod pex;
 mod transmission;
 
 /// `--slow`: run the cells too slow for CI as well.
