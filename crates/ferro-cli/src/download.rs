@@ -442,6 +442,11 @@ impl Display {
         handle: &TorrentHandle,
     ) -> crate::Result<()> {
         let mut events = handle.events();
+        // The startup check finished inside add_torrent, before we could
+        // subscribe: report its result first.
+        if let Some(e) = handle.checked() {
+            self.event(&e);
+        }
         let interval = if self.mode == Mode::Bar { 200 } else { 1000 };
         let mut tick = tokio::time::interval(Duration::from_millis(interval));
         let done = handle.wait_until_complete();

@@ -109,6 +109,12 @@ fn seed_then_download_with_peer_flag() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("\"completed\""), "{stdout}");
+    // The startup check ran before the display subscribed; it is reported
+    // first anyway: nothing was on disk yet.
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().unwrap_or_default()).unwrap();
+    assert_eq!(first["event"], "checked", "{stdout}");
+    assert_eq!(first["pieces"], 0, "{stdout}");
     for f in ["a.bin", "b.bin", "empty"] {
         assert_eq!(
             std::fs::read(out_dir.join("set").join(f)).unwrap(),

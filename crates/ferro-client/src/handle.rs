@@ -53,6 +53,13 @@ impl TorrentHandle {
         self.shared.stats()
     }
 
+    /// The [`TorrentEvent::Checked`] of the startup check, once it is done.
+    /// The check runs inside `add_torrent`, before anyone can subscribe to
+    /// [`events`](Self::events), so this is how a caller learns its result.
+    pub fn checked(&self) -> Option<TorrentEvent> {
+        self.shared.lock().checked.clone()
+    }
+
     /// Addresses of the peers connected now.
     pub fn connected_peers(&self) -> Vec<SocketAddr> {
         self.shared.lock().peers.values().map(|p| p.addr).collect()
@@ -365,16 +372,18 @@ pub(crate) async fn add_torrent(
             return Err(e);
         }
     };
+    let checked_event = TorrentEvent::Checked {
+        pieces: have.count_ones() as u32,
+        hashed,
+    };
     let complete = {
         let mut st = shared.lock();
         st.picker.set_have(&have);
         st.checking = false;
+        st.checked = Some(checked_event.clone());
         st.picker.is_complete()
     };
-    shared.emit(TorrentEvent::Checked {
-        pieces: have.count_ones() as u32,
-        hashed,
-    });
+    shared.emit(checked_event);
     if complete {
         shared.complete.send_replace(true);
     }

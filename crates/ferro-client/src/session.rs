@@ -376,6 +376,7 @@ pub(crate) fn new_shared(
             hash_failures: 0,
             paused: false,
             checking: true,
+            checked: None,
             error: None,
             file_priorities: Vec::new(),
             next_key: 1,

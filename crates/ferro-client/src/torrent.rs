@@ -135,6 +135,8 @@ pub(crate) struct State {
     pub hash_failures: u32,
     pub paused: bool,
     pub checking: bool,
+    /// The startup check's result, once it is done.
+    pub checked: Option<TorrentEvent>,
     pub error: Option<String>,
     /// The priority of each file (`info.files()` order).
     pub file_priorities: Vec<crate::FilePriority>,
