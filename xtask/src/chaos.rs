@@ -29,7 +29,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -37,8 +36,7 @@ mod disk;
 
 use crate::Result;
 use crate::swarm::{
-    Guard, MIB, build_ferro, create_torrent, download, field, free_port, in_scratch_dir, sha256s,
-    size_arg, start_tracker, write_payload,
+    Guard, MIB, build_ferro, download, field, in_scratch_dir, sha256s, size_arg, start_swarm,
 };
 
 /// Piece length of the chaos torrent (the assertions are in pieces).
@@ -218,27 +216,10 @@ fn kills(bin: &Path, work: &Path, size: u64, rounds: u64, seed: u64) -> Result {
     let started = Instant::now();
     let mut rng = Rng::new(seed);
     let seed_dir = work.join("seed");
-    write_payload(&seed_dir, size)?;
-    let (_tracker, tracker_port) = start_tracker(bin, &[])?;
     let torrent = work.join("chaos.torrent");
-    create_torrent(
-        bin,
-        &format!("{}K", PIECE / 1024),
-        tracker_port,
-        &torrent,
-        &seed_dir.join("payload"),
-    )?;
-    let seed_port = free_port()?;
-    let _seeder = Guard(
-        Command::new(bin)
-            .arg("seed")
-            .arg(&torrent)
-            .arg(&seed_dir)
-            .args(["--port", &seed_port.to_string(), "--json", "--no-dht"])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let piece_length = format!("{}K", PIECE / 1024);
+    let swarm = start_swarm(bin, &seed_dir, size, &torrent, &piece_length)?;
+    let seed_port = swarm.seed_port;
     let expected = sha256s(&seed_dir)?;
     let piece_count = size.div_ceil(PIECE);
     let rate = format!("{}K", (size / DOWNLOAD_SECS / 1024).max(64));

@@ -8,13 +8,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::Result;
 use crate::swarm::{
-    Guard, MIB, create_torrent, download, field, finish, free_port, in_scratch_dir, release_ferro,
-    sha256s, size_arg, start_tracker, write_payload,
+    MIB, download, field, finish, in_scratch_dir, release_ferro, sha256s, size_arg, start_swarm,
 };
 
 pub fn run(args: &[String]) -> Result {
@@ -26,27 +25,9 @@ pub fn run(args: &[String]) -> Result {
 fn scenario(bin: &Path, work: &Path, size: u64) -> Result {
     let started = Instant::now();
     let seed_dir = work.join("seed");
-    write_payload(&seed_dir, size)?;
-    let (_tracker, tracker_port) = start_tracker(bin, &[])?;
     let torrent = work.join("e2e.torrent");
-    create_torrent(
-        bin,
-        "256K",
-        tracker_port,
-        &torrent,
-        &seed_dir.join("payload"),
-    )?;
-    let seed_port = free_port()?;
-    let _seeder = Guard(
-        Command::new(bin)
-            .arg("seed")
-            .arg(&torrent)
-            .arg(&seed_dir)
-            .args(["--port", &seed_port.to_string(), "--json", "--no-dht"])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let swarm = start_swarm(bin, &seed_dir, size, &torrent, "256K")?;
+    let (tracker_port, seed_port) = (swarm.tracker_port, swarm.seed_port);
     let expected = sha256s(&seed_dir)?;
     println!(
         "e2e: {} MiB payload, tracker :{tracker_port}, seeder :{seed_port}",

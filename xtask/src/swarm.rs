@@ -1,6 +1,7 @@
 //! What the swarm tasks (`e2e`, `chaos`, `bench-swarm`) share: the release `ferro`
 //! binary, a scratch directory, child processes stopped by PID on drop, free
-//! loopback ports, a `ferro tracker`, and `ferro create`.
+//! loopback ports, a `ferro tracker`, `ferro create`, `ferro seed` and
+//! `ferro download`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -178,20 +179,78 @@ pub fn field(line: &str, name: &str) -> Option<u64> {
         .ok()
 }
 
-/// Starts `ferro download TORRENT -o OUT --port 0 --json --no-dht EXTRA...`
-/// with its stdout piped.
-pub fn download(bin: &Path, torrent: &Path, out: &Path, extra: &[&str]) -> Result<Child> {
-    Command::new(bin)
-        .arg("download")
+/// `ferro download TORRENT -o OUT --port 0 --json --no-dht EXTRA...` with
+/// its stdout piped (stderr is the caller's choice).
+pub fn download_command(bin: &Path, torrent: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("download")
         .arg(torrent)
         .arg("-o")
         .arg(out)
         .args(["--port", "0", "--json", "--no-dht"])
         .args(extra)
-        .stdout(Stdio::piped())
+        .stdout(Stdio::piped());
+    cmd
+}
+
+/// Starts `ferro download TORRENT -o OUT --port 0 --json --no-dht EXTRA...`
+/// with its stdout piped.
+pub fn download(bin: &Path, torrent: &Path, out: &Path, extra: &[&str]) -> Result<Child> {
+    download_command(bin, torrent, out, extra)
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start ferro download: {e}"))
+}
+
+/// `ferro seed TORRENT DIR --json --no-dht` on a free port; returns it and
+/// the port.
+pub fn start_seeder(ferro: &Path, torrent: &Path, dir: &Path) -> Result<(Guard, u16)> {
+    let port = free_port()?;
+    let child = Command::new(ferro)
+        .arg("seed")
+        .arg(torrent)
+        .arg(dir)
+        .args(["--port", &port.to_string(), "--json", "--no-dht"])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    Ok((Guard(child), port))
+}
+
+/// A `ferro tracker` and one `ferro seed` on 127.0.0.1 (the seeder is
+/// stopped first).
+pub struct Swarm {
+    pub seeder: Guard,
+    pub seed_port: u16,
+    pub tracker: Guard,
+    pub tracker_port: u16,
+}
+
+/// Writes SEED_DIR/payload of `size` bytes ([`write_payload`]), starts a
+/// tracker, creates TORRENT for it with `piece_length`, and seeds it.
+pub fn start_swarm(
+    ferro: &Path,
+    seed_dir: &Path,
+    size: u64,
+    torrent: &Path,
+    piece_length: &str,
+) -> Result<Swarm> {
+    write_payload(seed_dir, size)?;
+    let (tracker, tracker_port) = start_tracker(ferro, &[])?;
+    create_torrent(
+        ferro,
+        piece_length,
+        tracker_port,
+        torrent,
+        &seed_dir.join("payload"),
+    )?;
+    let (seeder, seed_port) = start_seeder(ferro, torrent, seed_dir)?;
+    Ok(Swarm {
+        seeder,
+        seed_port,
+        tracker,
+        tracker_port,
+    })
 }
 
 /// Waits for a download to exit 0 and returns its last JSON line.

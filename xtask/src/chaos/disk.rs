@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::Progress;
 use crate::swarm::{
-    Guard, MIB, create_torrent, field, free_port, run_ferro_info, sha256s, start_tracker,
-    write_payload,
+    Guard, MIB, download_command, field, run_ferro_info, sha256s, start_seeder, start_swarm,
 };
 use crate::{Result, run_status};
 
@@ -104,14 +103,7 @@ fn download(
     timeout: Duration,
 ) -> Result<Outcome> {
     let mut child = Guard(
-        Command::new(bin)
-            .arg("download")
-            .arg(torrent)
-            .arg("-o")
-            .arg(out)
-            .args(["--port", "0", "--json", "--no-dht"])
-            .args(extra)
-            .stdout(Stdio::piped())
+        download_command(bin, torrent, out, extra)
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start ferro download: {e}"))?,
@@ -164,32 +156,10 @@ fn seeded(
     size: u64,
 ) -> Result<(PathBuf, PathBuf, String, [Guard; 2])> {
     let seed_dir = work.join(format!("{name}-seed"));
-    write_payload(&seed_dir, size)?;
-    let (tracker, tracker_port) = start_tracker(bin, &[])?;
     let torrent = work.join(format!("{name}.torrent"));
-    create_torrent(
-        bin,
-        "256K",
-        tracker_port,
-        &torrent,
-        &seed_dir.join("payload"),
-    )?;
-    let (seeder, peer) = seed(bin, &torrent, &seed_dir)?;
-    Ok((torrent, seed_dir, peer, [tracker, seeder]))
-}
-
-/// `ferro seed TORRENT DIR` on a free port; returns it and its address.
-fn seed(bin: &Path, torrent: &Path, dir: &Path) -> Result<(Guard, String)> {
-    let port = free_port()?;
-    let child = Command::new(bin)
-        .arg("seed")
-        .arg(torrent)
-        .arg(dir)
-        .args(["--port", &port.to_string(), "--json", "--no-dht"])
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    Ok((Guard(child), format!("127.0.0.1:{port}")))
+    let swarm = start_swarm(bin, &seed_dir, size, &torrent, "256K")?;
+    let peer = format!("127.0.0.1:{}", swarm.seed_port);
+    Ok((torrent, seed_dir, peer, [swarm.tracker, swarm.seeder]))
 }
 
 /// The resume file in `dir` decodes and matches the torrent: its info-hash,
@@ -339,7 +309,8 @@ pub fn read_only(bin: &Path, work: &Path) -> Result {
     drop(rw_seeder);
     let ro_seed = work.join("ro-seed");
     let _bind = Mount::read_only_bind(&seed_dir, &ro_seed)?;
-    let (mut ro_seeder, ro_peer) = seed(bin, &torrent, &ro_seed)?;
+    let (mut ro_seeder, ro_port) = start_seeder(bin, &torrent, &ro_seed)?;
+    let ro_peer = format!("127.0.0.1:{ro_port}");
     let fresh = work.join("ro-leech");
     let r = download(
         bin,
