@@ -2,24 +2,14 @@
 //! alone, on 127.0.0.1: both bootstrap from a local ferro-dht node
 //! (`--dht-bootstrap`), the link is a bare `magnet:?xt=urn:btih:…`.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{Guard, assert_same_files, create, ferro, info_hash};
 use ferro_dht::DhtConfig;
 use ferro_dht::driver::Dht;
-
-fn ferro() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferro"))
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn bare_magnet_download_through_a_loopback_dht() {
@@ -41,17 +31,7 @@ fn bare_magnet_download_through_a_loopback_dht() {
     )
     .unwrap();
     let torrent = tmp.path().join("set.torrent");
-    let created = ferro()
-        .args(["create", "--piece-length", "16K", "-o"])
-        .arg(&torrent)
-        .arg(data.join("set"))
-        .output()
-        .unwrap();
-    assert!(created.status.success());
-    let hash = String::from_utf8_lossy(&created.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("info-hash: ").map(|h| h.trim().to_owned()))
-        .expect("info-hash line");
+    let hash = info_hash(&create(&torrent, &data.join("set"), "16K"));
     let seeder = ferro()
         .arg("seed")
         .arg(&torrent)
@@ -84,9 +64,6 @@ fn bare_magnet_download_through_a_loopback_dht() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(stdout.contains("\"completed\""), "{stdout}");
-    assert_eq!(
-        std::fs::read(out_dir.join("set/a.bin")).unwrap(),
-        std::fs::read(data.join("set/a.bin")).unwrap()
-    );
+    assert_same_files(&out_dir, &data, &["set/a.bin"]);
     drop(rt);
 }

@@ -3,12 +3,12 @@
 //! cannot be created, and a garbage resume file. One clear error line and a
 //! non-zero exit, or a recheck and success; never a panic.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn ferro() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferro"))
-}
+use std::path::Path;
+use std::process::Output;
+
+use common::{create, download_json, ferro};
 
 /// A small multi-file payload under `dir/set` and its torrent.
 fn torrent(dir: &Path) -> std::path::PathBuf {
@@ -21,13 +21,7 @@ fn torrent(dir: &Path) -> std::path::PathBuf {
     )
     .unwrap();
     let t = dir.join("set.torrent");
-    let out = ferro()
-        .args(["create", "--piece-length", "32K", "-o"])
-        .arg(&t)
-        .arg(data.join("set"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    create(&t, &data.join("set"), "32K");
     t
 }
 
@@ -83,20 +77,7 @@ fn a_garbage_resume_file_means_a_recheck_and_success() {
     let resume = out_dir.join(".ferro").join(format!("{hash}.resume"));
     std::fs::create_dir_all(resume.parent().unwrap()).unwrap();
     std::fs::write(&resume, b"d5:filesli1e\xff\x00garbage").unwrap();
-    let out = ferro()
-        .arg("download")
-        .arg(&t)
-        .arg("-o")
-        .arg(&out_dir)
-        .args(["--port", "0", "--no-dht", "--json"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = download_json(&t, &out_dir, &[]);
     // Every piece found by the recheck: nothing downloaded (there is no peer).
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["event"], "finished");

@@ -1,20 +1,8 @@
 //! `ferro demo`, `ferro seed` and `ferro download` end to end, on 127.0.0.1.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn ferro() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferro"))
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{assert_same_files, create, download_json, ferro, info_hash, spawn_seeder};
 
 #[test]
 fn demo_downloads_and_verifies() {
@@ -58,55 +46,15 @@ fn seed_then_download_with_peer_flag() {
     )
     .unwrap();
     let torrent = tmp.path().join("set.torrent");
-    let st = ferro()
-        .args(["create", "--piece-length", "32K", "-o"])
-        .arg(&torrent)
-        .arg(data.join("set"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    create(&torrent, &data.join("set"), "32K");
 
     // A seeder on a fixed free port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let seeder = ferro()
-        .arg("seed")
-        .arg(&torrent)
-        .arg(&data)
-        .args(["--port", &port.to_string(), "--json", "--no-dht"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Guard(seeder);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "seeder did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_seeder, port) = spawn_seeder(&torrent, &data);
     let out_dir = tmp.path().join("out");
-    let out = ferro()
-        .arg("download")
-        .arg(&torrent)
-        .arg("-o")
-        .arg(&out_dir)
-        .args([
-            "--port",
-            "0",
-            "--peer",
-            &format!("127.0.0.1:{port}"),
-            "--json",
-            "--no-dht",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = download_json(
+        &torrent,
+        &out_dir,
+        &["--peer", &format!("127.0.0.1:{port}")],
     );
     assert!(stdout.contains("\"completed\""), "{stdout}");
     // The startup check ran before the display subscribed; it is reported
@@ -115,12 +63,11 @@ fn seed_then_download_with_peer_flag() {
         serde_json::from_str(stdout.lines().next().unwrap_or_default()).unwrap();
     assert_eq!(first["event"], "checked", "{stdout}");
     assert_eq!(first["pieces"], 0, "{stdout}");
-    for f in ["a.bin", "b.bin", "empty"] {
-        assert_eq!(
-            std::fs::read(out_dir.join("set").join(f)).unwrap(),
-            std::fs::read(data.join("set").join(f)).unwrap()
-        );
-    }
+    assert_same_files(
+        &out_dir.join("set"),
+        &data.join("set"),
+        &["a.bin", "b.bin", "empty"],
+    );
 }
 
 #[test]
@@ -144,55 +91,13 @@ fn download_from_a_magnet_link_with_x_pe() {
     )
     .unwrap();
     let torrent = tmp.path().join("set.torrent");
-    let created = ferro()
-        .args(["create", "--piece-length", "16K", "-o"])
-        .arg(&torrent)
-        .arg(data.join("set"))
-        .output()
-        .unwrap();
-    assert!(created.status.success());
-    let hash = String::from_utf8_lossy(&created.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("info-hash: ").map(|h| h.trim().to_owned()))
-        .expect("info-hash line");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let seeder = ferro()
-        .arg("seed")
-        .arg(&torrent)
-        .arg(&data)
-        .args(["--port", &port.to_string(), "--json", "--no-dht"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Guard(seeder);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "seeder did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let hash = info_hash(&create(&torrent, &data.join("set"), "16K"));
+    let (_seeder, port) = spawn_seeder(&torrent, &data);
     let out_dir = tmp.path().join("out");
     let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=set&x.pe=127.0.0.1:{port}");
-    let out = ferro()
-        .args(["download", &magnet, "-o"])
-        .arg(&out_dir)
-        .args(["--port", "0", "--json", "--no-dht"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = download_json(&magnet, &out_dir, &[]);
     assert!(stdout.contains("\"completed\""), "{stdout}");
-    assert_eq!(
-        std::fs::read(out_dir.join("set/a.bin")).unwrap(),
-        std::fs::read(data.join("set/a.bin")).unwrap()
-    );
+    assert_same_files(&out_dir, &data, &["set/a.bin"]);
     let saved = out_dir.join(".ferro").join(format!("{hash}.torrent"));
     // The fetched .torrent is saved beside the resume data.
     let saved = ferro_metainfo::Metainfo::from_bytes(&std::fs::read(saved).unwrap()).unwrap();

@@ -1,21 +1,9 @@
 //! `ferro download --select` / `--sequential` and the file indices of
 //! `ferro info`, end to end on 127.0.0.1.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn ferro() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferro"))
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{assert_same_files, create, download_json, ferro, spawn_seeder};
 
 fn bytes(n: u32, k: u32) -> Vec<u8> {
     (0..n).map(|i| (i.wrapping_mul(k) >> 3) as u8).collect()
@@ -30,13 +18,7 @@ fn download_select_fetches_only_the_listed_files() {
     std::fs::write(data.join("set/b.bin"), bytes(200_000, 13)).unwrap();
     std::fs::write(data.join("set/c.bin"), bytes(100_000, 31)).unwrap();
     let torrent = tmp.path().join("set.torrent");
-    let st = ferro()
-        .args(["create", "--piece-length", "32K", "-o"])
-        .arg(&torrent)
-        .arg(data.join("set"))
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    create(&torrent, &data.join("set"), "32K");
 
     // `ferro info` numbers the files as --select counts them.
     let info = ferro().arg("info").arg(&torrent).output().unwrap();
@@ -76,57 +58,20 @@ fn download_select_fetches_only_the_listed_files() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let seeder = ferro()
-        .arg("seed")
-        .arg(&torrent)
-        .arg(&data)
-        .args(["--port", &port.to_string(), "--json", "--no-dht"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Guard(seeder);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "seeder did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_seeder, port) = spawn_seeder(&torrent, &data);
     let out_dir = tmp.path().join("out");
-    let out = ferro()
-        .arg("download")
-        .arg(&torrent)
-        .arg("-o")
-        .arg(&out_dir)
-        .args([
+    let stdout = download_json(
+        &torrent,
+        &out_dir,
+        &[
             "--select",
             "0,2",
             "--sequential",
-            "--port",
-            "0",
             "--peer",
             &format!("127.0.0.1:{port}"),
-            "--json",
-            "--no-dht",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    for f in ["a.bin", "c.bin"] {
-        assert_eq!(
-            std::fs::read(out_dir.join("set").join(f)).unwrap(),
-            std::fs::read(data.join("set").join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    assert_same_files(&out_dir.join("set"), &data.join("set"), &["a.bin", "c.bin"]);
     // b.bin is skipped: at most the bytes of pieces it shares with a and c
     // (see ferro_client::selection), so most of it is still zeros.
     if let Ok(b) = std::fs::read(out_dir.join("set/b.bin")) {

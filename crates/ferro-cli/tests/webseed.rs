@@ -5,17 +5,11 @@
 #[path = "../../ferro-webseed/tests/support/server.rs"]
 mod server;
 
-use std::process::{Child, Command};
+mod common;
+
 use std::time::{Duration, Instant};
 
-/// Kills the child (by its own PID) when the test ends, however it ends.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Guard, create, ferro};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_from_a_web_seed_flag_alone() {
@@ -27,17 +21,11 @@ async fn download_from_a_web_seed_flag_alone() {
     std::fs::write(data.join("set/a.bin"), &a).unwrap();
     std::fs::write(data.join("set/sub/b.bin"), &b).unwrap();
     let torrent = tmp.path().join("set.torrent");
-    let created = Command::new(env!("CARGO_BIN_EXE_ferro"))
-        .args(["create", "--piece-length", "32K", "-o"])
-        .arg(&torrent)
-        .arg(data.join("set"))
-        .output()
-        .unwrap();
-    assert!(created.status.success());
+    create(&torrent, &data.join("set"), "32K");
     // The web root holds `set/...`, as BEP 19 asks of a multi-file torrent.
     let http = server::start(data.clone(), server::Behaviour::default()).await;
     let out_dir = tmp.path().join("out");
-    let child = Command::new(env!("CARGO_BIN_EXE_ferro"))
+    let child = ferro()
         .arg("download")
         .arg(&torrent)
         .arg("-o")
