@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::adversary::{complete, config, eventually, seeding};
+use common::adversary::{Swarm, complete, config, eventually, seeding};
 use common::fake_peer::{FakePeer, Script, garbage_seed};
 use ferro_client::{Config, TorrentEvent};
 use ferro_wire::{Block, BlockRequest, Message};
@@ -16,6 +16,18 @@ use tokio::net::TcpListener;
 
 fn is_unchoke(m: &Message) -> bool {
     *m == Message::Unchoke
+}
+
+/// A fake peer connected to the swarm's seeder, interested and unchoked.
+async fn unchoked_peer(sw: &Swarm) -> FakePeer {
+    let (mut p, _) = FakePeer::connect(sw.seeder.listen_addr(), sw.torrent.info_hash()).await;
+    p.run(
+        Script::new()
+            .send(Message::Interested)
+            .until("unchoke", is_unchoke),
+    )
+    .await;
+    p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,13 +167,7 @@ async fn requests_for_missing_pieces_are_rejected() {
 async fn a_request_flood_from_a_peer_that_never_reads_stays_bounded() {
     let sw = seeding(256 * 1024, config()).await;
     let h = sw.handle();
-    let (mut p, _) = FakePeer::connect(sw.seeder.listen_addr(), sw.torrent.info_hash()).await;
-    p.run(
-        Script::new()
-            .send(Message::Interested)
-            .until("unchoke", is_unchoke),
-    )
-    .await;
+    let p = unchoked_peer(&sw).await;
     // 300 000 requests (5 MB), never reading: every one beyond the queue
     // earns a reject, which would pile up in the write buffer unread.
     let req = Message::Request(BlockRequest {
@@ -224,13 +230,7 @@ async fn a_request_flood_from_a_peer_that_never_reads_stays_bounded() {
 async fn request_cancel_storms_keep_the_connection_bounded_and_serving() {
     let sw = seeding(256 * 1024, config()).await;
     let h = sw.handle();
-    let (mut p, _) = FakePeer::connect(sw.seeder.listen_addr(), sw.torrent.info_hash()).await;
-    p.run(
-        Script::new()
-            .send(Message::Interested)
-            .until("unchoke", is_unchoke),
-    )
-    .await;
+    let mut p = unchoked_peer(&sw).await;
     let reqs: Vec<BlockRequest> = (0..8u32)
         .flat_map(|index| {
             (0..2u32).map(move |b| BlockRequest {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::adversary::{Swarm, complete, config, eventually, seeding};
 use common::fake_peer::FakePeer;
-use ferro_client::{AddMagnet, Config, Session, TorrentEvent};
+use ferro_client::{AddMagnet, Config, Session, TorrentEvent, TorrentHandle};
 use ferro_magnet::{MagnetLink, MetadataMessage};
 use ferro_pex::{PeerFlags, PexMessage};
 use ferro_wire::{ExtendedHandshake, Message};
@@ -84,12 +84,7 @@ async fn lying_extension_handshakes_are_clamped_or_ignored() {
 async fn pex_floods_and_our_own_address_are_dropped() {
     let sw = seeding(256 * 1024, config()).await;
     // One peer slot: the fake fills it, so nothing learned is dialled.
-    let (s, h, _dir) = sw
-        .leecher(Config {
-            max_peers_per_torrent: 1,
-            ..config()
-        })
-        .await;
+    let (s, h) = one_slot_leecher(&sw, config()).await;
     let me = s.listen_addr();
     let (mut p, _) = FakePeer::connect(me, sw.torrent.info_hash()).await;
     p.send_extended_handshake(&ExtendedHandshake::default().with_extension("ut_pex", 1))
@@ -97,10 +92,7 @@ async fn pex_floods_and_our_own_address_are_dropped() {
     // Thousands of addresses, our own listen address first.
     // The addresses are our own listeners (never accepting), so if the
     // leecher dials any it reaches nothing but this test.
-    let mut sinks = Vec::new();
-    for _ in 0..50 {
-        sinks.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
+    let sinks = sinks(50).await;
     let sink_addrs: Vec<SocketAddr> = sinks.iter().map(|l| l.local_addr().unwrap()).collect();
     let mut msg = PexMessage::default();
     msg.added.push((me, PeerFlags::default()));
@@ -224,13 +216,14 @@ async fn repeated_listen_ports_and_port_messages_count_once() {
     let sw = seeding(256 * 1024, config()).await;
     // One peer slot (the fake's), so nothing learned is dialled; the DHT
     // node has no bootstrap node and only ever talks to the sockets below.
-    let (s, h, _dir) = sw
-        .leecher(Config {
-            max_peers_per_torrent: 1,
+    let (s, h) = one_slot_leecher(
+        &sw,
+        Config {
             dht: Some(ferro_client::DhtOptions::loopback([])),
             ..config()
-        })
-        .await;
+        },
+    )
+    .await;
     let (mut p, _) = FakePeer::connect(s.listen_addr(), sw.torrent.info_hash()).await;
     let mut sinks = Vec::new();
     for _ in 0..20 {
@@ -331,6 +324,18 @@ async fn a_ut_metadata_request_flood_from_a_peer_that_never_reads_stays_bounded(
     sw.seeder.shutdown().await;
 }
 
+/// A leecher of `sw` running `config` with one peer slot: the fake peer
+/// that fills it leaves none for any address the leecher learns.
+async fn one_slot_leecher(sw: &Swarm, config: Config) -> (Session, TorrentHandle) {
+    let (s, h, _dir) = sw
+        .leecher(Config {
+            max_peers_per_torrent: 1,
+            ..config
+        })
+        .await;
+    (s, h)
+}
+
 /// `n` listeners on 127.0.0.1 that never accept: addresses to lie about
 /// that, if ever dialled, reach nothing but this test.
 async fn sinks(n: usize) -> Vec<TcpListener> {
@@ -355,12 +360,7 @@ fn pex_message(addrs: &[SocketAddr]) -> Message {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pex_violations_survive_a_new_extended_handshake() {
     let sw = seeding(256 * 1024, config()).await;
-    let (s, h, _dir) = sw
-        .leecher(Config {
-            max_peers_per_torrent: 1,
-            ..config()
-        })
-        .await;
+    let (s, h) = one_slot_leecher(&sw, config()).await;
     let mut events = h.events();
     let sink = sinks(1).await;
     let addr = [sink[0].local_addr().unwrap()];

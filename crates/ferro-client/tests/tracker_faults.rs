@@ -86,6 +86,22 @@ fn config() -> ferro_client::Config {
     }
 }
 
+/// Adds `add` to `s`, waits for completion while collecting the announce
+/// events, and checks the files in `leech` against `seed_dir`. Returns the
+/// still-subscribed receiver and the events seen.
+async fn download_collecting(
+    s: &Session,
+    add: AddTorrent,
+    leech: &std::path::Path,
+    seed_dir: &std::path::Path,
+) -> (Receiver<TorrentEvent>, Vec<TorrentEvent>) {
+    let h = s.add_torrent(add).await.unwrap();
+    let mut events = h.events();
+    let seen = complete_collecting(&h, &mut events).await;
+    assert_eq!(common::digests(leech), common::digests(seed_dir));
+    (events, seen)
+}
+
 /// Waits for completion while collecting the announce events.
 async fn complete_collecting(
     h: &ferro_client::TorrentHandle,
@@ -131,11 +147,7 @@ async fn bad_trackers_in_earlier_tiers_do_not_keep_peers_from_the_good_one() {
     let tracker = common::tracker().await;
     let good = tracker.http_announce_url().unwrap();
     let torrent = common::make_torrent(&seed_dir, 32 * 1024, std::slice::from_ref(&good));
-    let seeder = Session::new(config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(config(), &torrent, &seed_dir).await;
 
     let hang = fake_tracker(Bad::Hang).await;
     let garbage = fake_tracker(Bad::Garbage).await;
@@ -151,13 +163,7 @@ async fn bad_trackers_in_earlier_tiers_do_not_keep_peers_from_the_good_one() {
     ];
     let s = Session::new(config()).await.unwrap();
     let started = Instant::now();
-    let h = s.add_torrent(add).await.unwrap();
-    let mut events = h.events();
-    let seen = complete_collecting(&h, &mut events).await;
-    assert_eq!(
-        common::digests(&tmp.path().join("leech")),
-        common::digests(&seed_dir)
-    );
+    let (_events, seen) = download_collecting(&s, add, &tmp.path().join("leech"), &seed_dir).await;
 
     let hung = failed_for(&seen, &hang)
         .unwrap_or_else(|| panic!("no failure for the hanging tracker: {seen:?}"));
@@ -193,23 +199,14 @@ async fn only_bad_trackers_and_a_direct_peer() {
     let garbage = fake_tracker(Bad::Garbage).await;
     let redirect = fake_tracker(Bad::RedirectForever).await;
     let torrent = common::make_torrent(&seed_dir, 32 * 1024, &[]);
-    let seeder = Session::new(config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(config(), &torrent, &seed_dir).await;
     let mut add =
         AddTorrent::new(torrent.clone(), tmp.path().join("leech")).peer(seeder.listen_addr());
     // The hanging one first: the others fail after the events are subscribed.
     add.extra_trackers = vec![hang.clone(), garbage.clone(), redirect.clone()];
     let s = Session::new(config()).await.unwrap();
-    let h = s.add_torrent(add).await.unwrap();
-    let mut events = h.events();
-    let seen = complete_collecting(&h, &mut events).await;
-    assert_eq!(
-        common::digests(&tmp.path().join("leech")),
-        common::digests(&seed_dir)
-    );
+    let (mut events, seen) =
+        download_collecting(&s, add, &tmp.path().join("leech"), &seed_dir).await;
     // The first round of announces reports each tracker's failure (the
     // download may finish before the hanging one times out: wait for all).
     let mut seen = seen;

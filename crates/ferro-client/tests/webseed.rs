@@ -80,11 +80,7 @@ async fn multi_file_download_from_a_web_seed_alone() {
     )
     .await;
     let dir = tmp.path().join("leech");
-    let s = Session::new(config()).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(config(), AddTorrent::new(torrent.clone(), &dir)).await;
     assert_eq!(h.stats().web_seeds, 1);
     complete(&h).await;
     assert_eq!(common::digests(&dir), common::digests(&seed_dir));
@@ -116,22 +112,21 @@ async fn a_slow_peer_and_a_web_seed_share_the_download() {
     )
     .await;
     // The peer uploads at 64 KiB/s: alone it would need over a minute.
-    let seeder = Session::new(Config {
-        upload_limit: Some(64 * 1024),
-        ..config()
-    })
-    .await
-    .unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(
+        Config {
+            upload_limit: Some(64 * 1024),
+            ..config()
+        },
+        &torrent,
+        &seed_dir,
+    )
+    .await;
     let dir = tmp.path().join("leech");
-    let s = Session::new(config()).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(
+        config(),
+        AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()),
+    )
+    .await;
     // The peer delivers a piece first, then the web seed joins.
     wait_for("a piece from the slow peer", || h.stats().pieces_have > 0).await;
     h.add_web_seeds([server.base.clone()]);
@@ -159,22 +154,14 @@ async fn a_file_the_web_seed_lacks_comes_from_a_peer() {
     let (seed_dir, torrent, _server) =
         setup(tmp.path(), 2 * 1024 * 1024, 32 * 1024, missing, true).await;
     let info = &torrent.info;
-    let b = info
-        .files()
-        .iter()
-        .position(|f| f.path.ends_with("b.bin"))
-        .unwrap();
+    let b = common::file_index(info, "b.bin");
     let b_pieces = info.file_pieces(b);
     let servable: u64 = (0..info.piece_count())
         .filter(|p| !b_pieces.contains(p))
         .map(|p| info.piece_size(p).unwrap())
         .sum();
     let dir = tmp.path().join("leech");
-    let s = Session::new(config()).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(config(), AddTorrent::new(torrent.clone(), &dir)).await;
     // The web seed delivers every piece outside b.bin, and nothing more.
     wait_for("the web seed's pieces", || {
         h.stats().verified_bytes == servable
@@ -184,11 +171,7 @@ async fn a_file_the_web_seed_lacks_comes_from_a_peer() {
     assert_eq!(h.stats().verified_bytes, servable);
     assert_eq!(h.stats().web_seeds, 1, "a 404 does not drop the seed");
     // A peer brings the rest.
-    let seeder = Session::new(config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(config(), &torrent, &seed_dir).await;
     h.add_peers([seeder.listen_addr()]);
     complete(&h).await;
     assert_eq!(common::digests(&dir), common::digests(&seed_dir));
@@ -211,11 +194,7 @@ async fn a_web_seed_serving_corrupt_data_is_dropped() {
     let (seed_dir, torrent, server) =
         setup(tmp.path(), 1024 * 1024, 32 * 1024, corrupt, false).await;
     let dir = tmp.path().join("leech");
-    let s = Session::new(config()).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(config(), AddTorrent::new(torrent.clone(), &dir)).await;
     // Subscribed before the seed starts: no event is missed.
     let mut events = h.events();
     h.add_web_seeds([server.base.clone()]);
@@ -239,11 +218,7 @@ async fn a_web_seed_serving_corrupt_data_is_dropped() {
     }
     assert_eq!(dropped, std::slice::from_ref(&server.base));
     // An honest peer completes the download.
-    let seeder = Session::new(config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(config(), &torrent, &seed_dir).await;
     h.add_peers([seeder.listen_addr()]);
     complete(&h).await;
     assert_eq!(common::digests(&dir), common::digests(&seed_dir));
@@ -265,11 +240,7 @@ async fn magnet_ws_feeds_the_web_seed_after_the_metadata_peer_leaves() {
     )
     .await;
     // The peer serves the metadata, then leaves; data comes from ws= alone.
-    let seeder = Session::new(config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(config(), &torrent, &seed_dir).await;
     let uri = format!(
         "magnet:?xt=urn:btih:{}&x.pe={}&ws={}",
         torrent.info_hash().to_hex(),
@@ -323,25 +294,24 @@ async fn failing_and_silent_web_seeds_back_off_and_peers_finish() {
     .await;
     torrent.web_seeds = vec![failing.base.clone(), silent.base.clone()];
     // A peer at 256 KiB/s: the web seeds are asked (and fail) meanwhile.
-    let seeder = Session::new(Config {
-        upload_limit: Some(256 * 1024),
-        ..config()
-    })
-    .await
-    .unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(
+        Config {
+            upload_limit: Some(256 * 1024),
+            ..config()
+        },
+        &torrent,
+        &seed_dir,
+    )
+    .await;
     let mut c = config();
     // The silent seed's runs are given back after this long.
     c.web_seeds.client.timeout = Duration::from_millis(500);
     let dir = tmp.path().join("leech");
-    let s = Session::new(c).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(
+        c,
+        AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()),
+    )
+    .await;
     complete(&h).await;
     assert_eq!(common::digests(&dir), common::digests(&seed_dir));
     let st = h.stats();
@@ -377,11 +347,7 @@ async fn requests_per_host_are_bounded_across_seeds() {
     let mut c = config();
     c.web_seeds.client.max_requests_per_host = 2;
     let dir = tmp.path().join("leech");
-    let s = Session::new(c).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(c, AddTorrent::new(torrent.clone(), &dir)).await;
     assert_eq!(h.stats().web_seeds, 2);
     complete(&h).await;
     assert_eq!(common::digests(&dir), common::digests(&seed_dir));
@@ -406,19 +372,15 @@ async fn web_seeds_fetch_wanted_files_only_and_resume_when_one_is_raised() {
     )
     .await;
     let info = &torrent.info;
-    let b = info
-        .files()
-        .iter()
-        .position(|f| f.path.ends_with("b.bin"))
-        .unwrap();
+    let b = common::file_index(info, "b.bin");
     let mut priorities = vec![FilePriority::Normal; info.files().len()];
     priorities[b] = FilePriority::Skip;
     let dir = tmp.path().join("leech");
-    let s = Session::new(config()).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent.clone(), &dir).with_file_priorities(priorities))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(
+        config(),
+        AddTorrent::new(torrent.clone(), &dir).with_file_priorities(priorities),
+    )
+    .await;
     complete(&h).await;
     let st = h.stats();
     // Only the wanted pieces came from the web seed (those shared with b.bin too).

@@ -29,16 +29,15 @@ async fn a_web_seed_that_stalls_mid_body_times_out_and_a_peer_finishes() {
     torrent.web_seeds = vec![stalling.base.clone()];
 
     // The peer is slow enough that the web seed gets its runs first.
-    let seeder = Session::new(Config {
-        upload_limit: Some(512 * 1024),
-        ..common::config()
-    })
-    .await
-    .unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(
+        Config {
+            upload_limit: Some(512 * 1024),
+            ..common::config()
+        },
+        &torrent,
+        &seed_dir,
+    )
+    .await;
     let mut config = common::config();
     config.web_seeds.client.timeout = Duration::from_secs(2);
     config.web_seeds.health.base_backoff = Duration::from_millis(200);

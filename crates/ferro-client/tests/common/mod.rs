@@ -93,3 +93,34 @@ pub fn config() -> ferro_client::Config {
         ..ferro_client::Config::loopback()
     }
 }
+
+/// A session running `config` that seeds `torrent` from `seed_dir`.
+pub async fn seeder(
+    config: ferro_client::Config,
+    torrent: &Metainfo,
+    seed_dir: &Path,
+) -> ferro_client::Session {
+    let s = ferro_client::Session::new(config).await.unwrap();
+    s.add_torrent(ferro_client::AddTorrent::new(torrent.clone(), seed_dir))
+        .await
+        .unwrap();
+    s
+}
+
+/// A session running `config` with `add` added to it.
+pub async fn leech(
+    config: ferro_client::Config,
+    add: ferro_client::AddTorrent,
+) -> (ferro_client::Session, ferro_client::TorrentHandle) {
+    let s = ferro_client::Session::new(config).await.unwrap();
+    let h = s.add_torrent(add).await.unwrap();
+    (s, h)
+}
+
+/// The index of the torrent's file whose path ends with `name`.
+pub fn file_index(info: &ferro_metainfo::Info, name: &str) -> usize {
+    info.files()
+        .iter()
+        .position(|f| f.path.ends_with(name))
+        .unwrap()
+}
