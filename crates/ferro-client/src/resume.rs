@@ -301,23 +301,32 @@ mod tests {
     use super::*;
     use ferro_metainfo::TorrentBuilder;
 
+    /// Files `d/a` and `d/b` (40 000 bytes each) under `root`, their
+    /// 16 KiB-piece torrent's info and each file's path.
+    fn two_files(root: &Path) -> (Info, Vec<Option<PathBuf>>) {
+        let dir = root.join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), vec![1u8; 40_000]).unwrap();
+        std::fs::write(dir.join("b"), vec![2u8; 40_000]).unwrap();
+        let info = TorrentBuilder::new(&dir)
+            .piece_length(16384)
+            .build()
+            .unwrap()
+            .metainfo
+            .info;
+        let paths = info
+            .files()
+            .iter()
+            .map(|f| Some(root.join(&f.path)))
+            .collect();
+        (info, paths)
+    }
+
     #[test]
     fn round_trip_and_plan() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("d");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("a"), vec![1u8; 40_000]).unwrap();
-        std::fs::write(dir.join("b"), vec![2u8; 40_000]).unwrap();
-        let made = TorrentBuilder::new(&dir)
-            .piece_length(16384)
-            .build()
-            .unwrap();
-        let info = made.metainfo.info;
-        let paths: Vec<Option<PathBuf>> = info
-            .files()
-            .iter()
-            .map(|f| Some(tmp.path().join(&f.path)))
-            .collect();
+        let (info, paths) = two_files(tmp.path());
         let mut have = Bitfield::new(info.piece_count() as usize);
         have.set(0, true);
         have.set(4, true);
@@ -369,21 +378,7 @@ mod tests {
     #[test]
     fn pieces_outside_the_bitfield_of_a_hot_file_are_hashed() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("d");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("a"), vec![1u8; 40_000]).unwrap();
-        std::fs::write(dir.join("b"), vec![2u8; 40_000]).unwrap();
-        let info = TorrentBuilder::new(&dir)
-            .piece_length(16384)
-            .build()
-            .unwrap()
-            .metainfo
-            .info;
-        let paths: Vec<Option<PathBuf>> = info
-            .files()
-            .iter()
-            .map(|f| Some(tmp.path().join(&f.path)))
-            .collect();
+        let (info, paths) = two_files(tmp.path());
         let mut have = Bitfield::new(info.piece_count() as usize);
         have.set(0, true);
         // Both files were written just now: a piece verified after the

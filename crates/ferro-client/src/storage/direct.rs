@@ -222,6 +222,17 @@ fn open_direct(_path: &Path) -> std::io::Result<File> {
 mod tests {
     use super::*;
 
+    /// A new empty file at `path`, open for reading and writing.
+    fn create_rw(path: &Path) -> File {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .unwrap()
+    }
+
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
         (0..len)
             .map(|i| (i as u8).wrapping_mul(31) ^ seed)
@@ -233,13 +244,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let len = 3 * BOUNCE_LEN + 3 * ALIGN + 100;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+        let file = create_rw(&path);
         file.set_len(len as u64).unwrap();
         let w = DirectWriter::new(1, true);
         let mut expect = vec![0u8; len];
@@ -278,13 +283,7 @@ mod tests {
     fn disabled_or_refused_writes_go_through_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+        let file = create_rw(&path);
         let w = DirectWriter::new(1, false);
         let data = pattern(4 * ALIGN, 9);
         w.write(0, &path, &file, &data, 0).unwrap();
