@@ -18,6 +18,22 @@ fn is_unchoke(m: &Message) -> bool {
     *m == Message::Unchoke
 }
 
+/// Writes `bytes` one a second until the connection fails; fails the test
+/// unless that happens within 15 s (`what` names the writer).
+async fn trickle(s: &mut tokio::net::TcpStream, bytes: &[u8], what: &str) {
+    let each = async {
+        for b in bytes {
+            if tokio::io::AsyncWriteExt::write_all(s, &[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), each)
+        .await
+        .unwrap_or_else(|_| panic!("{what} was never dropped"));
+}
+
 /// A fake peer connected to the swarm's seeder, interested and unchoked.
 async fn unchoked_peer(sw: &Swarm) -> FakePeer {
     let (mut p, _) = FakePeer::connect(sw.seeder.listen_addr(), sw.torrent.info_hash()).await;
@@ -288,38 +304,16 @@ async fn slow_and_silent_peers_are_timed_out() {
     // Slowloris after the handshake: one byte a second of a message that
     // never completes; the bytes keep coming but no message ever does.
     let (mut p, _) = FakePeer::connect(addr, ih).await;
-    let trickle = async {
-        for b in [0u8, 0, 0x10, 0, 20].iter().chain([0u8; 4096].iter()) {
-            if tokio::io::AsyncWriteExt::write_all(&mut p.stream, &[*b])
-                .await
-                .is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(15), trickle)
-        .await
-        .expect("the trickling peer was never dropped");
+    let never_complete: Vec<u8> = [0u8, 0, 0x10, 0, 20]
+        .into_iter()
+        .chain([0u8; 4096])
+        .collect();
+    trickle(&mut p.stream, &never_complete, "the trickling peer").await;
     assert!(p.closed_within(Duration::from_secs(5)).await);
     // Slowloris during the handshake: one byte a second.
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let hs = FakePeer::builder(ih).handshake().to_bytes();
-    let trickle = async {
-        for b in hs.iter() {
-            if tokio::io::AsyncWriteExt::write_all(&mut s, &[*b])
-                .await
-                .is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(15), trickle)
-        .await
-        .expect("the trickling handshake was never dropped");
+    trickle(&mut s, &hs, "the trickling handshake").await;
     // An incoming socket that never says anything.
     let s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut p = FakePeer::from_stream(s);

@@ -194,14 +194,7 @@ async fn metadata_lies_are_rejected_and_the_magnet_completes() {
         link.peers.push(ferro_magnet::PeerAddr::Socket(*a));
     }
     let tmp = tempfile::tempdir().unwrap();
-    let s = Session::new(config()).await.unwrap();
-    let h = tokio::time::timeout(
-        Duration::from_secs(60),
-        s.add_magnet(AddMagnet::new(link, tmp.path())),
-    )
-    .await
-    .expect("metadata timed out")
-    .unwrap();
+    let (s, h) = magnet_leecher(link, tmp.path()).await;
     assert_eq!(h.info_hash(), sw.torrent.info_hash());
     complete(&h, tmp.path(), &sw.seed_dir).await;
     s.shutdown().await;
@@ -322,6 +315,20 @@ async fn a_ut_metadata_request_flood_from_a_peer_that_never_reads_stays_bounded(
     );
     writer.abort();
     sw.seeder.shutdown().await;
+}
+
+/// A session (the test config) given `link`, once it has the metadata (at
+/// most 60 s), downloading into `dir`.
+async fn magnet_leecher(link: MagnetLink, dir: &std::path::Path) -> (Session, TorrentHandle) {
+    let s = Session::new(config()).await.unwrap();
+    let h = tokio::time::timeout(
+        Duration::from_secs(60),
+        s.add_magnet(AddMagnet::new(link, dir)),
+    )
+    .await
+    .expect("metadata timed out")
+    .unwrap();
+    (s, h)
 }
 
 /// A leecher of `sw` running `config` with one peer slot: the fake peer
@@ -464,14 +471,7 @@ async fn silent_metadata_peers_cannot_keep_a_magnet_from_the_honest_one() {
     link.peers
         .push(ferro_magnet::PeerAddr::Socket(sw.seeder.listen_addr()));
     let tmp = tempfile::tempdir().unwrap();
-    let s = Session::new(config()).await.unwrap();
-    let h = tokio::time::timeout(
-        Duration::from_secs(60),
-        s.add_magnet(AddMagnet::new(link, tmp.path())),
-    )
-    .await
-    .expect("metadata timed out")
-    .unwrap();
+    let (s, h) = magnet_leecher(link, tmp.path()).await;
     complete(&h, tmp.path(), &sw.seed_dir).await;
     for t in silent {
         t.abort();
