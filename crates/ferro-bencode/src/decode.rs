@@ -224,10 +224,15 @@ impl Parser<'_, '_> {
     }
 
     fn key(&self, idx: u32) -> &[u8] {
-        let t = self.tape[idx as usize];
-        self.buf
-            .get(t.data as usize..t.end as usize)
+        self.tape
+            .get(idx as usize)
+            .and_then(|t| self.buf.get(t.data as usize..t.end as usize))
             .unwrap_or_default()
+    }
+
+    /// Where the value at tape index `idx` starts in the input (for error positions).
+    fn start_of(&self, idx: u32) -> usize {
+        self.tape.get(idx as usize).map_or(0, |t| t.start as usize)
     }
 
     fn run(mut self) -> Result<usize, Error> {
@@ -249,10 +254,13 @@ impl Parser<'_, '_> {
                     self.check_duplicates(frame.tok)?;
                 }
                 let next = self.tape.len() as u32;
-                let t = &mut self.tape[frame.tok as usize];
-                t.end = (pos + 1) as u32;
-                t.next = next;
-                t.data = frame.count;
+                // `frame.tok` came from `push` and the tape never shrinks, so
+                // the token is always there.
+                if let Some(t) = self.tape.get_mut(frame.tok as usize) {
+                    t.end = (pos + 1) as u32;
+                    t.next = next;
+                    t.data = frame.count;
+                }
                 pos += 1;
                 if !self.finish_value(&mut stack, frame.tok)? {
                     return Ok(pos);
@@ -343,12 +351,12 @@ impl Parser<'_, '_> {
                 match prev.cmp(key) {
                     std::cmp::Ordering::Less => {}
                     std::cmp::Ordering::Equal => {
-                        let at = self.tape[idx as usize].start as usize;
+                        let at = self.start_of(idx);
                         return Err(Error::new(ErrorKind::DuplicateKey(key.to_vec()), at));
                     }
                     std::cmp::Ordering::Greater => {
                         if self.opts.strict {
-                            let at = self.tape[idx as usize].start as usize;
+                            let at = self.start_of(idx);
                             return Err(Error::new(ErrorKind::UnsortedKeys, at));
                         }
                         frame.unsorted = true;
@@ -377,7 +385,7 @@ impl Parser<'_, '_> {
         }
         let duplicate = |a: u32, b: u32| -> Result<(), Error> {
             if self.key(a) == self.key(b) {
-                let at = self.tape[b as usize].start as usize;
+                let at = self.start_of(b);
                 return Err(Error::new(
                     ErrorKind::DuplicateKey(self.key(b).to_vec()),
                     at,
@@ -448,6 +456,10 @@ pub struct Value<'d, 'a> {
 }
 
 impl<'d, 'a> Value<'d, 'a> {
+    // Cannot fail: a `Value` is only made by `Document::root` (index 0; a
+    // decoded tape holds at least the root) and by `Children`, whose indices
+    // lie below their container's `next`, which is at most the tape's length.
+    #[allow(clippy::indexing_slicing)]
     fn token(&self) -> Token {
         self.tape[self.idx as usize]
     }

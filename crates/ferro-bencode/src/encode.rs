@@ -83,17 +83,18 @@ impl<B: BufMut> Encoder<B> {
 }
 
 pub(crate) fn write_decimal_u64<B: BufMut>(out: &mut B, mut v: u64) {
+    // u64::MAX has 20 decimal digits, so the digits always fit.
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
+    let mut used = 0;
+    for slot in tmp.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        used += 1;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    out.put_slice(&tmp[i..]);
+    out.put_slice(tmp.get(tmp.len() - used..).unwrap_or_default());
 }
 
 pub(crate) fn write_decimal_i64<B: BufMut>(out: &mut B, v: i64) {
@@ -101,4 +102,24 @@ pub(crate) fn write_decimal_i64<B: BufMut>(out: &mut B, v: i64) {
         out.put_u8(b'-');
     }
     write_decimal_u64(out, v.unsigned_abs());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_at_the_extremes() {
+        let mut out = Vec::new();
+        for v in [0, 9, 10, u64::MAX] {
+            out.clear();
+            write_decimal_u64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+        for v in [i64::MIN, -1, 0, 1, i64::MAX] {
+            out.clear();
+            write_decimal_i64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+    }
 }

@@ -38,6 +38,8 @@ impl NodeId {
             return *self;
         }
         let mut out: [u8; 20] = rng.random();
+        // Cannot fail: bit <= prefix_len < 160, so byte < 20.
+        #[allow(clippy::indexing_slicing)]
         for bit in 0..=prefix_len {
             let (byte, mask) = (bit / 8, 0x80u8 >> (bit % 8));
             let mine = self.0[byte] & mask;
@@ -54,6 +56,8 @@ impl NodeId {
         // iterator adapters are slow in the debug builds the simulator tests use.
         let mut d = [0u8; 20];
         let mut i = 0;
+        // Cannot fail: i < 20 and all three arrays hold 20 bytes.
+        #[allow(clippy::indexing_slicing)]
         while i < 20 {
             d[i] = self.0[i] ^ other.0[i];
             i += 1;

@@ -39,6 +39,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

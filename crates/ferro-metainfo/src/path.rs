@@ -42,8 +42,7 @@ pub(crate) fn check_component(component: &str, whole: impl Fn() -> String) -> Re
 
 /// `C:` and the like: on Windows, joining such a component replaces the base.
 fn has_drive_prefix(component: &str) -> bool {
-    let b = component.as_bytes();
-    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+    matches!(component.as_bytes(), [d, b':', ..] if d.is_ascii_alphabetic())
 }
 
 /// Builds a relative path from checked components.

@@ -53,6 +53,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 /// The README's examples, compiled and run as doctests (they use the `tokio` feature).
 #[doc = include_str!("../README.md")]

@@ -116,10 +116,9 @@ pub fn parse_query(query: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         .split(|&b| b == b'&')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let (k, v) = match p.iter().position(|&b| b == b'=') {
-                Some(i) => (&p[..i], p.get(i + 1..).unwrap_or_default()),
-                None => (p, &[][..]),
-            };
+            let mut halves = p.splitn(2, |&b| b == b'=');
+            let k = halves.next().unwrap_or_default();
+            let v = halves.next().unwrap_or_default();
             let dec = |s: &[u8]| -> Vec<u8> {
                 let plus: Vec<u8> = s
                     .iter()
@@ -225,6 +224,23 @@ mod tests {
                 "%FF".repeat(20)
             )
         );
+    }
+
+    #[test]
+    fn parse_query_splits_at_the_first_equals_sign() {
+        let q = parse_query(b"a=b=c&d&=e&&f=&g+h=%41%zz");
+        let pairs: Vec<(&[u8], &[u8])> = q
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let want: [(&[u8], &[u8]); 5] = [
+            (b"a", b"b=c"),
+            (b"d", b""),
+            (b"", b"e"),
+            (b"f", b""),
+            (b"g h", b"A%zz"),
+        ];
+        assert_eq!(pairs, want);
     }
 
     proptest! {

@@ -39,7 +39,7 @@ fn root_dict<'d, 'a>(doc: &'d ferro_bencode::Document<'a>) -> Result<Dict<'d, 'a
 /// A short printable form of a value for error messages.
 fn show(v: Value<'_, '_>) -> String {
     let raw = v.raw();
-    let cut = &raw[..raw.len().min(64)];
+    let cut = raw.get(..64).unwrap_or(raw);
     String::from_utf8_lossy(cut).into_owned()
 }
 
