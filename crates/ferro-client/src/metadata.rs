@@ -1,17 +1,37 @@
 //! ut_metadata (BEP 9) on a connection that already has the metadata: we
 //! advertise it in the extended handshake and answer requests for pieces of
-//! our info dictionary.
+//! our info dictionary -- for public torrents only.
+//!
+//! A private torrent's info dictionary is never served (BEP 27 keeps a
+//! private swarm to its tracker; its metadata should reach only those who
+//! got the .torrent from there). This is what libtorrent 2.0 does (it adds
+//! no ut_metadata plugin to a private torrent whose metadata it has) and
+//! Transmission (it advertises ut_metadata only for public torrents and
+//! rejects every request for a private one's pieces). Fetching metadata for
+//! a magnet link is not affected: before the info dictionary arrives nobody
+//! knows the torrent is private, in those clients as in Ferro.
 
 use bytes::Bytes;
 use ferro_magnet::{MetadataMessage, serve_request};
+use ferro_metainfo::Info;
 use ferro_wire::{ExtendedHandshake, Message};
 
 /// The id we ask peers to send ut_metadata messages under (BEP 10 `m`).
 pub(crate) const UT_METADATA_ID: u8 = 2;
 
+/// The info dictionary we may hand out over ut_metadata: `None` for a
+/// private torrent (see the module docs).
+pub(crate) fn servable(info: &Info) -> Option<&[u8]> {
+    (!info.is_private()).then(|| info.raw())
+}
+
 /// Adds ut_metadata and `metadata_size` to our extended handshake (BEP 9
-/// "extension header").
-pub(crate) fn advertise(ext: ExtendedHandshake, info_raw: &[u8]) -> ExtendedHandshake {
+/// "extension header") when there is metadata we serve (`servable`);
+/// otherwise leaves the handshake without them.
+pub(crate) fn advertise(ext: ExtendedHandshake, servable: Option<&[u8]>) -> ExtendedHandshake {
+    let Some(info_raw) = servable else {
+        return ext;
+    };
     let mut ext = ext.with_extension("ut_metadata", UT_METADATA_ID);
     ext.metadata_size = Some(info_raw.len() as u64);
     ext
@@ -19,7 +39,7 @@ pub(crate) fn advertise(ext: ExtendedHandshake, info_raw: &[u8]) -> ExtendedHand
 
 /// Our answer to a ut_metadata message `payload`, sent under the peer's id
 /// `their_id`: data for a request (reject when out of range or we have no
-/// metadata). Anything else, or an undecodable message, gets no answer
+/// metadata we serve). Anything else, or an undecodable message, gets no answer
 /// (BEP 9: unknown message types are ignored).
 pub(crate) fn answer(metadata: Option<&[u8]>, payload: &[u8], their_id: u8) -> Option<Message> {
     match MetadataMessage::decode(payload) {
@@ -44,9 +64,31 @@ mod tests {
 
     #[test]
     fn advertises_id_and_size() {
-        let ext = advertise(ExtendedHandshake::default(), &[0u8; 40_000]);
+        let ext = advertise(ExtendedHandshake::default(), Some(&[0u8; 40_000]));
         assert_eq!(ext.extension_id("ut_metadata"), Some(UT_METADATA_ID));
         assert_eq!(ext.metadata_size, Some(40_000));
+        let none = advertise(ExtendedHandshake::default(), None);
+        assert_eq!(none.extension_id("ut_metadata"), None);
+        assert_eq!(none.metadata_size, None);
+    }
+
+    #[test]
+    fn private_metadata_is_not_servable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f");
+        std::fs::write(&file, [7u8; 1000]).unwrap();
+        for private in [false, true] {
+            let info = ferro_metainfo::TorrentBuilder::new(&file)
+                .private(private)
+                .build()
+                .unwrap()
+                .metainfo
+                .info;
+            assert_eq!(servable(&info).is_some(), !private, "private={private}");
+            if let Some(raw) = servable(&info) {
+                assert_eq!(raw, info.raw());
+            }
+        }
     }
 
     #[test]

@@ -187,18 +187,127 @@ async fn seed_session(private: bool) -> (Session, ferro_core::InfoHash, tempfile
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ut_pex_is_advertised_for_public_torrents_only() {
+async fn ut_pex_and_ut_metadata_are_advertised_for_public_torrents_only() {
     for private in [false, true] {
         let (s, info_hash, _tmp) = seed_session(private).await;
         let mut peer = RawPeer::connect(s.listen_addr(), info_hash).await;
         let ext = peer.extended_handshake().await;
-        // ut_metadata is always there; ut_pex only when public (BEP 27).
-        assert!(ext.extension_id("ut_metadata").is_some());
-        assert_eq!(
-            ext.extension_id("ut_pex").is_some(),
-            !private,
-            "private={private}: {ext:?}"
-        );
+        // Both only when public: BEP 27 for ut_pex; for ut_metadata, what
+        // libtorrent and Transmission do (see ferro-client's metadata.rs).
+        for name in ["ut_pex", "ut_metadata"] {
+            assert_eq!(
+                ext.extension_id(name).is_some(),
+                !private,
+                "{name}, private={private}: {ext:?}"
+            );
+        }
+        assert_eq!(ext.metadata_size.is_some(), !private, "{ext:?}");
+        s.shutdown().await;
+    }
+}
+
+/// What a peer gets from a seed when it speaks ut_pex and ut_metadata to
+/// it anyway: public, PEX both ways and the metadata; private, neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_torrent_exchanges_no_peers_and_serves_no_metadata() {
+    const THEIR_PEX: u8 = 5;
+    const THEIR_METADATA: u8 = 6;
+    let told: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let other: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+    for private in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let seed_dir = common::make_payload(tmp.path(), 128 * 1024);
+        let torrent = TorrentBuilder::new(seed_dir.join("payload"))
+            .piece_length(32 * 1024)
+            .private(private)
+            .build()
+            .unwrap()
+            .metainfo;
+        let s = Session::new(pex_config()).await.unwrap();
+        let h = s
+            .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
+            .await
+            .unwrap();
+        let ours = ExtendedHandshake::default()
+            .with_extension("ut_pex", THEIR_PEX)
+            .with_extension("ut_metadata", THEIR_METADATA);
+        // A second peer with a listen port, for the seed to tell us about.
+        let mut second = RawPeer::connect(s.listen_addr(), h.info_hash()).await;
+        second.extended_handshake().await;
+        let mut ext = ours.clone();
+        ext.p = Some(other.port());
+        second.send(ext.to_message().unwrap()).await;
+
+        let mut peer = RawPeer::connect(s.listen_addr(), h.info_hash()).await;
+        let theirs = peer.extended_handshake().await;
+        peer.send(ours.to_message().unwrap()).await;
+        // For the private torrent, the ids Ferro uses for public ones: it
+        // must ignore ut_pex and refuse ut_metadata even under those.
+        let pex_id = theirs.extension_id("ut_pex").unwrap_or(1);
+        let metadata_id = theirs.extension_id("ut_metadata").unwrap_or(2);
+        let pex = ferro_pex::PexMessage {
+            added: vec![(told, Default::default())],
+            dropped: Vec::new(),
+        };
+        peer.send(Message::Extended {
+            id: pex_id,
+            payload: pex.encode().into(),
+        })
+        .await;
+        let request = ferro_magnet::MetadataMessage::Request { piece: 0 }.encode();
+        peer.send(Message::Extended {
+            id: metadata_id,
+            payload: request.into(),
+        })
+        .await;
+
+        // Everything the seed sends us for a while (public: until both
+        // answers came; private: five PEX intervals).
+        let mut metadata = None;
+        let mut pex_heard = Vec::new();
+        let end = Instant::now() + Duration::from_secs(if private { 2 } else { 10 });
+        while Instant::now() < end && (metadata.is_none() || pex_heard.is_empty()) {
+            let left = end.saturating_duration_since(Instant::now());
+            let Ok(Some(m)) = tokio::time::timeout(left, peer.recv()).await else {
+                break;
+            };
+            match m {
+                Message::Extended {
+                    id: THEIR_PEX,
+                    payload,
+                } => {
+                    let msg = ferro_pex::PexMessage::decode(&payload).unwrap();
+                    pex_heard.extend(msg.added.into_iter().map(|(a, _)| a));
+                }
+                Message::Extended {
+                    id: THEIR_METADATA,
+                    payload,
+                } => {
+                    metadata = Some(
+                        match ferro_magnet::MetadataMessage::decode(&payload).unwrap() {
+                            ferro_magnet::MetadataMessage::Data { data, .. } => Some(data.to_vec()),
+                            _ => None,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        let learned = || h.known_peers().contains(&(told, PeerSource::Pex));
+        if private {
+            assert_eq!(metadata, Some(None), "private metadata not rejected");
+            assert!(
+                pex_heard.is_empty(),
+                "private torrent sent ut_pex: {pex_heard:?}"
+            );
+            assert!(!learned(), "private torrent learned a peer from ut_pex");
+        } else {
+            let info = torrent.info.raw();
+            let first = &info[..info.len().min(16 * 1024)];
+            assert_eq!(metadata, Some(Some(first.to_vec())));
+            assert!(pex_heard.contains(&other), "public torrent: {pex_heard:?}");
+            assert!(wait_for(Duration::from_secs(5), learned).await);
+        }
         s.shutdown().await;
     }
 }

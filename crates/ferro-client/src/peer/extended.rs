@@ -26,7 +26,7 @@ impl Peer {
             ..ExtendedHandshake::default()
         };
         ext.yourip = Some(self.addr.ip());
-        let ext = crate::metadata::advertise(ext, self.shared.info.raw());
+        let ext = crate::metadata::advertise(ext, crate::metadata::servable(&self.shared.info));
         let ext = crate::pex::advertise(ext, &self.shared);
         Ok(ext.to_message()?)
     }
@@ -44,7 +44,11 @@ impl Peer {
                 .map_err(|r| self.fail(r))?;
         } else if id == crate::metadata::UT_METADATA_ID
             && let Some(theirs) = self.ut_metadata
-            && let Some(m) = crate::metadata::answer(Some(self.shared.info.raw()), &payload, theirs)
+            && let Some(m) = crate::metadata::answer(
+                crate::metadata::servable(&self.shared.info),
+                &payload,
+                theirs,
+            )
         {
             self.send(&m);
         }
