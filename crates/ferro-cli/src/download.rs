@@ -69,6 +69,12 @@ pub(crate) struct Common {
     /// TCP port to accept peers on (0: any free port; a taken port falls back to the next free).
     #[arg(long, value_name = "N", default_value_t = 6881)]
     port: u16,
+    /// Use only this local address: accept peers on it, dial peers from it,
+    /// and run the DHT's UDP socket on it (e.g. 192.168.1.20, or 127.0.0.2
+    /// for a local swarm; default: listen on every address, the system picks
+    /// the source of each dial). Tracker and web seed HTTP are not bound.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<std::net::IpAddr>,
     /// Dial this peer directly (repeatable).
     #[arg(long, value_name = "HOST:PORT")]
     peer: Vec<String>,
@@ -93,6 +99,10 @@ pub(crate) struct Common {
     /// Log what the client does on stderr (RUST_LOG overrides).
     #[arg(short, long)]
     verbose: bool,
+    /// Turn peer exchange (BEP 11, ut_pex) off: no peer is told of others,
+    /// none is learned from them.
+    #[arg(long)]
+    no_pex: bool,
     /// Turn the Mainline DHT (BEP 5) off.
     #[arg(long, conflicts_with = "dht_bootstrap")]
     no_dht: bool,
@@ -145,14 +155,19 @@ impl Common {
     }
 
     pub(crate) fn config(&self) -> Config {
-        Config {
+        let config = Config {
             listen_port: self.port,
             max_peers_per_torrent: self.max_peers,
             max_peers: self.max_peers.max(1) * 4,
             download_limit: self.download_limit,
             upload_limit: self.upload_limit,
             dht: self.dht(),
+            pex: !self.no_pex,
             ..Config::default()
+        };
+        match self.bind {
+            Some(ip) => config.bind(ip),
+            None => config,
         }
     }
 
@@ -536,5 +551,50 @@ impl Display {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Common;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        common: Common,
+    }
+
+    fn config(args: &[&str]) -> ferro_client::Config {
+        let mut all = vec!["ferro"];
+        all.extend_from_slice(args);
+        Args::parse_from(all).common.config()
+    }
+
+    #[test]
+    fn bind_sets_the_listen_and_outgoing_address() {
+        let c = config(&["--bind", "127.0.0.2", "--port", "0"]);
+        let ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(c.listen_addr, ip);
+        assert_eq!(c.outgoing_addr, Some(ip));
+        assert_eq!(c.listen_port, 0);
+    }
+
+    #[test]
+    fn without_bind_it_listens_everywhere_and_the_system_picks_the_source() {
+        let c = config(&[]);
+        assert!(c.listen_addr.is_unspecified());
+        assert_eq!(c.outgoing_addr, None);
+        assert!(c.pex);
+    }
+
+    #[test]
+    fn no_pex_turns_peer_exchange_off() {
+        assert!(!config(&["--no-pex"]).pex);
+    }
+
+    #[test]
+    fn a_bind_address_that_is_not_an_ip_is_refused() {
+        assert!(Args::try_parse_from(["ferro", "--bind", "eth0"]).is_err());
     }
 }

@@ -13,6 +13,16 @@ pub struct Config {
     /// Address to accept peers on (default `::`, which on Linux also accepts
     /// IPv4; falls back to `0.0.0.0` when IPv6 is unavailable).
     pub listen_addr: IpAddr,
+    /// Source address of outgoing peer connections (default `None`: the
+    /// operating system picks one per route). With `Some(ip)` every dial
+    /// binds its socket to `ip` (any port) first, like libtorrent's
+    /// `outgoing_interfaces`: a multi-homed host or a test with several
+    /// addresses then shows peers a chosen IP. A peer of the other IP
+    /// family cannot be dialed from it and fails to connect.
+    /// [`Config::bind`] sets this and [`listen_addr`](Config::listen_addr)
+    /// together. Tracker announces and web seeds are plain HTTP/UDP clients
+    /// and are not bound.
+    pub outgoing_addr: Option<IpAddr>,
     /// TCP port to accept peers on (default 6881; when taken, the next free
     /// one up to 6891, then any). 0 picks any free port.
     pub listen_port: u16,
@@ -74,6 +84,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen_addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            outgoing_addr: None,
             listen_port: 6881,
             peer_id: ferro_wire::generate_peer_id(),
             max_peers_per_torrent: 50,
@@ -110,5 +121,22 @@ impl Config {
             listen_port: 0,
             ..Config::default()
         }
+    }
+
+    /// Binds the whole session to `ip`: peers are accepted on it
+    /// ([`listen_addr`](Config::listen_addr)), outgoing connections come
+    /// from it ([`outgoing_addr`](Config::outgoing_addr)), and the DHT's
+    /// UDP socket (unless [`DhtOptions::bind_addr`](crate::DhtOptions::bind_addr)
+    /// says otherwise) uses it too.
+    ///
+    /// ```
+    /// let cfg = ferro_client::Config::loopback().bind("127.0.0.2".parse().unwrap());
+    /// assert_eq!(cfg.outgoing_addr, Some(cfg.listen_addr));
+    /// ```
+    #[must_use]
+    pub fn bind(mut self, ip: IpAddr) -> Self {
+        self.listen_addr = ip;
+        self.outgoing_addr = Some(ip);
+        self
     }
 }

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use ferro_wire::{Handshake, HandshakeDecoder, Reserved};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
-use crate::Error;
 use crate::event::TorrentEvent;
 use crate::picker::PeerKey;
 use crate::torrent::{PeerSlot, TorrentShared};
+use crate::{Config, Error};
 
 /// Initial read buffer size.
 const READ_CHUNK: usize = 64 * 1024;
@@ -26,10 +26,7 @@ pub(crate) async fn run_outgoing(
     addr: SocketAddr,
 ) -> Result<(), Error> {
     let cfg = shared.config.clone();
-    let mut stream = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| Error::Timeout("connect"))??;
-    stream.set_nodelay(true)?;
+    let mut stream = dial(&cfg, addr).await?;
     let ours = our_handshake(&shared);
     stream.write_all(&ours.to_bytes()).await?;
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -49,6 +46,31 @@ pub(crate) async fn run_outgoing(
         });
     }
     run(shared, stream, addr, theirs, rbuf).await
+}
+
+/// Opens a TCP connection to `addr` within [`Config::connect_timeout`],
+/// from [`Config::outgoing_addr`] when set (bound before connecting, so the
+/// peer sees that source IP), with Nagle off.
+pub(crate) async fn dial(cfg: &Config, addr: SocketAddr) -> Result<TcpStream, Error> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = cfg.outgoing_addr {
+        if ip.is_ipv4() != addr.is_ipv4() {
+            return Err(Error::Peer {
+                addr,
+                reason: format!("cannot dial it from the outgoing address {ip} (other IP family)"),
+            });
+        }
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = tokio::time::timeout(cfg.connect_timeout, socket.connect(addr))
+        .await
+        .map_err(|_| Error::Timeout("connect"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 pub(crate) fn our_handshake(shared: &TorrentShared) -> Handshake {

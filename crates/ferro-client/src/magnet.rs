@@ -25,7 +25,6 @@ use ferro_wire::{
     MessageDecoder, Reserved,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -456,10 +455,7 @@ async fn metadata_peer(
         addr,
         reason: reason.to_owned(),
     };
-    let mut stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| Error::Timeout("connect"))??;
-    stream.set_nodelay(true)?;
+    let mut stream = crate::connect::dial(config, addr).await?;
     let mut ours = Handshake::new(ih, config.peer_id);
     ours.reserved = Reserved::ferro_default();
     stream.write_all(&ours.to_bytes()).await?;
