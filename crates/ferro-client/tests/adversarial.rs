@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::adversary::{Swarm, complete, config, eventually, seeding};
+use common::adversary::{Swarm, config, eventually, seeding};
+use common::complete;
 use common::fake_peer::{FakePeer, Script, garbage_seed};
 use ferro_client::{Config, TorrentEvent};
 use ferro_wire::{Block, BlockRequest, Message};

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::adversary::{Swarm, complete, config, eventually, seeding};
+use common::adversary::{Swarm, config, eventually, seeding};
+use common::complete;
 use common::fake_peer::FakePeer;
 use ferro_client::{AddMagnet, Config, Session, TorrentEvent, TorrentHandle};
 use ferro_magnet::{MagnetLink, MetadataMessage};

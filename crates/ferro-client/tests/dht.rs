@@ -14,7 +14,7 @@ use ferro_dht::driver::Dht;
 use ferro_magnet::MagnetLink;
 use ferro_metainfo::TorrentBuilder;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = common::DOWNLOAD_TIMEOUT;
 
 async fn bootstrap_node() -> Dht {
     Dht::bind("127.0.0.1:0".parse().unwrap(), DhtConfig::loopback(), None)
@@ -75,18 +75,9 @@ async fn bare_magnet_finds_the_seeder_through_the_dht() {
         .unwrap();
     assert!(magnet.peers.is_empty() && magnet.trackers.is_empty());
     let leecher = Session::new(dht_config(boot.local_addr())).await.unwrap();
-    let h = tokio::time::timeout(TIMEOUT, leecher.add_magnet(AddMagnet::new(magnet, &dir)))
-        .await
-        .unwrap()
-        .unwrap();
+    let h = common::add_magnet(&leecher, AddMagnet::new(magnet, &dir)).await;
     assert_eq!(h.info().raw(), torrent.info.raw());
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
-    leecher.shutdown().await;
-    seeder.shutdown().await;
+    common::complete_and_shutdown(&h, &dir, &seed_dir, &[&leecher, &seeder]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferro_client::{AddTorrent, Session, TorrentEvent};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = common::DOWNLOAD_TIMEOUT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracker_one_seeder_three_leechers() {
@@ -19,7 +19,6 @@ async fn tracker_one_seeder_three_leechers() {
         tracker.http_announce_url().unwrap(),
     ];
     let torrent = common::make_torrent(&seed_dir, 64 * 1024, &trackers);
-    let expected = common::digests(&seed_dir);
 
     let seeder = Session::new(common::config()).await.unwrap();
     let seed = seeder
@@ -38,14 +37,10 @@ async fn tracker_one_seeder_three_leechers() {
             .unwrap();
         leechers.push((s, h, dir));
     }
-    for (_, h, _) in &leechers {
-        tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-            .await
-            .expect("download timed out")
-            .unwrap();
+    for (_, h, dir) in &leechers {
+        common::complete(h, dir, &seed_dir).await;
     }
     for (s, h, dir) in &leechers {
-        assert_eq!(common::digests(dir), expected);
         let stats = h.stats();
         assert_eq!(stats.pieces_have, stats.piece_count);
         assert!(dir.join("payload/empty.txt").is_file());
@@ -61,11 +56,7 @@ async fn direct_peer_pause_resume_and_restart_from_resume_data() {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = common::make_payload(tmp.path(), 2 * 1024 * 1024);
     let torrent = common::make_torrent(&seed_dir, 32 * 1024, &[]);
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let dir = tmp.path().join("leech");
 
     // First run: stop after some pieces.
@@ -100,10 +91,7 @@ async fn direct_peer_pause_resume_and_restart_from_resume_data() {
     for p in had.iter_ones() {
         assert!(h.have().get(p), "piece {p} lost");
     }
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .unwrap()
-        .unwrap();
+    common::complete(&h, &dir, &seed_dir).await;
     let stats = h.stats();
     let left_before = torrent.info.total_length() - had.count_ones() as u64 * 32 * 1024;
     assert!(
@@ -112,7 +100,6 @@ async fn direct_peer_pause_resume_and_restart_from_resume_data() {
         stats.downloaded,
         left_before
     );
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
     s.shutdown().await;
     seeder.shutdown().await;
 }
@@ -138,11 +125,5 @@ async fn ipv6_loopback_swarm() {
         .add_torrent(AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()))
         .await
         .unwrap();
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .expect("IPv6 download timed out")
-        .unwrap();
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
-    s.shutdown().await;
-    seeder.shutdown().await;
+    common::complete_and_shutdown(&h, &dir, &seed_dir, &[&s, &seeder]).await;
 }

@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::lt::free_port;
+use common::lt::{Lt, free_port, spawn};
+use common::wait_until;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferro_client::{AddTorrent, Config, PeerSource, Session};
 
@@ -19,57 +17,37 @@ const SCRIPT: &str = concat!(
     "/../../xtask/interop/client_pex_lt_peer.py"
 );
 
-/// A libtorrent process, killed (by PID) when the test ends.
+/// A libtorrent peer running the PEX helper script on 127.0.0.1:`port`
+/// (killed by PID when dropped, through [`Lt`]).
 struct LtPeer {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    lt: Lt,
     port: u16,
 }
 
-impl Drop for LtPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn lt_peer(torrent: &Path, save: &Path, extra: &[&str], peers: &[SocketAddr]) -> LtPeer {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import libtorrent"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3-libtorrent is missing: install it (cargo xtask install-clients)"
-    );
     std::fs::create_dir_all(save).unwrap();
     let port = free_port();
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(SCRIPT)
-        .arg("--torrent")
-        .arg(torrent)
-        .arg("--save")
-        .arg(save)
-        .args(["--port", &port.to_string(), "--timeout", "150"]);
-    cmd.args(extra);
+    let path = |p: &Path| p.to_str().expect("a UTF-8 temporary path").to_owned();
+    let mut args = vec![
+        SCRIPT.to_owned(),
+        "--torrent".to_owned(),
+        path(torrent),
+        "--save".to_owned(),
+        path(save),
+        "--port".to_owned(),
+        port.to_string(),
+        "--timeout".to_owned(),
+        "150".to_owned(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     for p in peers {
-        cmd.args(["--peer", &p.to_string()]);
+        args.extend(["--peer".to_owned(), p.to_string()]);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cannot start python3");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                return;
-            }
-        }
-    });
-    LtPeer { child, lines, port }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    LtPeer {
+        lt: spawn(&args),
+        port,
+    }
 }
 
 impl LtPeer {
@@ -79,29 +57,8 @@ impl LtPeer {
 
     /// Waits for a line for which `f` holds; panics after `timeout`.
     fn wait_line(&self, what: &str, timeout: Duration, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        let mut last = String::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if f(&l) => return l,
-                Ok(l) => last = l,
-                Err(e) => panic!("libtorrent peer: no {what} ({e}); last line: {last}"),
-            }
-        }
+        self.lt.wait_line(what, timeout, f)
     }
-}
-
-/// Polls `f` every 100 ms until it holds or `limit` passes.
-async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    f()
 }
 
 fn torrent_file(tmp: &Path, seed_dir: &Path) -> (ferro_metainfo::Metainfo, std::path::PathBuf) {
@@ -145,7 +102,7 @@ async fn interop_ferro_learns_libtorrent_peer_from_libtorrent_pex() {
     // libtorrent sends PEX about once a minute.
     let b_addr = b.addr();
     assert!(
-        wait_for(Duration::from_secs(90), || h
+        wait_until(Duration::from_secs(90), || h
             .known_peers()
             .contains(&(b_addr, PeerSource::Pex)))
         .await,
@@ -153,7 +110,7 @@ async fn interop_ferro_learns_libtorrent_peer_from_libtorrent_pex() {
         h.known_peers()
     );
     assert!(
-        wait_for(Duration::from_secs(20), || h
+        wait_until(Duration::from_secs(20), || h
             .connected_peers()
             .contains(&b_addr))
         .await,
@@ -198,7 +155,7 @@ async fn interop_libtorrent_learns_ferro_peer_from_ferro_pex() {
         .await
         .unwrap();
     assert!(
-        wait_for(Duration::from_secs(10), || hy.stats().peers_connected >= 1).await,
+        wait_until(Duration::from_secs(10), || hy.stats().peers_connected >= 1).await,
         "Y never connected to X"
     );
 

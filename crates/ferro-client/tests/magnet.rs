@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ferro_client::{AddMagnet, AddTorrent, Error, Session};
+use ferro_client::{AddMagnet, Error, Session};
 use ferro_magnet::{MagnetLink, MetadataMessage};
 use ferro_wire::{
     ExtendedHandshake, Handshake, HandshakeDecoder, Message, MessageDecoder, Reserved,
@@ -18,7 +18,7 @@ use ferro_wire::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = common::DOWNLOAD_TIMEOUT;
 
 #[derive(Clone, Copy)]
 enum Fake {
@@ -146,24 +146,13 @@ async fn magnet_only_fetches_metadata_from_seeder_and_downloads() {
     let seed_dir = common::make_payload(tmp.path(), 16 * 1024 * 1024);
     let torrent = common::make_torrent(&seed_dir, 16 * 1024, &[]);
     assert!(torrent.info.raw().len() > 16 * 1024);
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let dir = tmp.path().join("leech");
     let magnet = magnet_for(torrent.info_hash(), &[seeder.listen_addr()]);
     let s = Session::new(common::config()).await.unwrap();
-    let h = tokio::time::timeout(TIMEOUT, s.add_magnet(AddMagnet::new(magnet.clone(), &dir)))
-        .await
-        .unwrap()
-        .unwrap();
+    let h = common::add_magnet(&s, AddMagnet::new(magnet.clone(), &dir)).await;
     assert_eq!(h.info().raw(), torrent.info.raw());
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     // The .torrent was saved beside the resume data and reads back.
     let saved = std::fs::read(ferro_client::torrent_path(&dir, &torrent.info_hash())).unwrap();
     let saved = ferro_metainfo::Metainfo::from_bytes(&saved).unwrap();
@@ -175,10 +164,7 @@ async fn magnet_only_fetches_metadata_from_seeder_and_downloads() {
     // and the resume data: complete at once.
     let s = Session::new(common::config()).await.unwrap();
     let bare = magnet_for(torrent.info_hash(), &[]);
-    let h = tokio::time::timeout(TIMEOUT, s.add_magnet(AddMagnet::new(bare, &dir)))
-        .await
-        .unwrap()
-        .unwrap();
+    let h = common::add_magnet(&s, AddMagnet::new(bare, &dir)).await;
     tokio::time::timeout(TIMEOUT, h.wait_until_complete())
         .await
         .unwrap()
@@ -196,21 +182,14 @@ async fn wrong_metadata_is_rejected_and_fetched_from_the_honest_peer() {
     let size = torrent.info.raw().len() as u64;
     let (liar, liar_asked) = fake_peer(ih, Fake::Liar { size }).await;
     let (rejecter, rejecter_asked) = fake_peer(ih, Fake::Rejecter { size }).await;
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let dir = tmp.path().join("leech");
     // The honest seeder is reached through a slow relay: the liar and the
     // rejecter are ready first, so they are asked first.
     let honest = delayed_relay(seeder.listen_addr(), Duration::from_millis(1500)).await;
     let magnet = magnet_for(ih, &[liar, rejecter, honest]);
     let s = Session::new(common::config()).await.unwrap();
-    let h = tokio::time::timeout(TIMEOUT, s.add_magnet(AddMagnet::new(magnet, &dir)))
-        .await
-        .unwrap()
-        .unwrap();
+    let h = common::add_magnet(&s, AddMagnet::new(magnet, &dir)).await;
     assert_eq!(h.info().raw(), torrent.info.raw());
     assert!(
         liar_asked.load(Ordering::Relaxed) >= 1,
@@ -220,13 +199,7 @@ async fn wrong_metadata_is_rejected_and_fetched_from_the_honest_peer() {
         rejecter_asked.load(Ordering::Relaxed) >= 1,
         "the rejecter was asked"
     );
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
-    s.shutdown().await;
-    seeder.shutdown().await;
+    common::complete_and_shutdown(&h, &dir, &seed_dir, &[&s, &seeder]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,11 +230,7 @@ async fn seeder_serves_metadata_and_rejects_out_of_range_pieces() {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = common::make_payload(tmp.path(), 256 * 1024);
     let torrent = common::make_torrent(&seed_dir, 16 * 1024, &[]);
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let mut s = TcpStream::connect(seeder.listen_addr()).await.unwrap();
     let mut ours = Handshake::new(torrent.info_hash(), ferro_wire::generate_peer_id());
     ours.reserved = Reserved::ferro_default();
@@ -335,11 +304,7 @@ async fn magnet_with_only_a_tracker_finds_the_seeder() {
     let url = tracker.http_announce_url().unwrap();
     let seed_dir = common::make_payload(tmp.path(), 1024 * 1024);
     let torrent = common::make_torrent(&seed_dir, 16 * 1024, std::slice::from_ref(&url));
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let ih = torrent.info_hash();
     let mut magnet = MagnetLink::new(ih);
     magnet.trackers.push(url);
@@ -356,12 +321,6 @@ async fn magnet_with_only_a_tracker_finds_the_seeder() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
-    s.shutdown().await;
-    seeder.shutdown().await;
+    common::complete_and_shutdown(&h, &dir, &seed_dir, &[&s, &seeder]).await;
     tracker.stop().await;
 }

@@ -3,12 +3,14 @@
 
 mod common;
 
+use common::wait_until;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ferro_client::{AddTorrent, Config, PeerSource, Session};
-use ferro_metainfo::TorrentBuilder;
+use ferro_client::{AddTorrent, Config, PeerSource, Session, TorrentHandle};
+use ferro_metainfo::{Metainfo, TorrentBuilder};
 use ferro_wire::{
     ExtendedHandshake, Handshake, HandshakeDecoder, Message, MessageDecoder, Reserved,
 };
@@ -20,18 +22,6 @@ fn pex_config() -> Config {
         pex_interval: Duration::from_millis(300),
         ..common::config()
     }
-}
-
-/// Polls `f` every 50 ms until it holds or `limit` passes.
-async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    f()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +58,7 @@ async fn leecher_learns_second_peer_through_pex_and_connects_to_it() {
         .await
         .unwrap();
     assert!(
-        wait_for(Duration::from_secs(10), || hb.stats().peers_connected >= 1).await,
+        wait_until(Duration::from_secs(10), || hb.stats().peers_connected >= 1).await,
         "B never connected to A"
     );
 
@@ -80,7 +70,7 @@ async fn leecher_learns_second_peer_through_pex_and_connects_to_it() {
         .unwrap();
     let b_addr = b.listen_addr();
     assert!(
-        wait_for(Duration::from_secs(15), || {
+        wait_until(Duration::from_secs(15), || {
             hc.known_peers().contains(&(b_addr, PeerSource::Pex))
         })
         .await,
@@ -95,7 +85,7 @@ async fn leecher_learns_second_peer_through_pex_and_connects_to_it() {
     );
     assert!(!hc.known_peers().iter().any(|(p, _)| *p == c.listen_addr()));
     assert!(
-        wait_for(Duration::from_secs(15), || hc
+        wait_until(Duration::from_secs(15), || hc
             .connected_peers()
             .contains(&b_addr))
         .await,
@@ -169,7 +159,12 @@ impl RawPeer {
     }
 }
 
-async fn seed_session(private: bool) -> (Session, ferro_core::InfoHash, tempfile::TempDir) {
+/// A session running `config` that seeds a fresh 128 KiB torrent, private
+/// or public.
+async fn seed(
+    private: bool,
+    config: Config,
+) -> (Session, TorrentHandle, Metainfo, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = common::make_payload(tmp.path(), 128 * 1024);
     let torrent = TorrentBuilder::new(seed_dir.join("payload"))
@@ -178,11 +173,12 @@ async fn seed_session(private: bool) -> (Session, ferro_core::InfoHash, tempfile
         .build()
         .unwrap()
         .metainfo;
-    let s = Session::new(common::config()).await.unwrap();
-    let h = s
-        .add_torrent(AddTorrent::new(torrent, &seed_dir))
-        .await
-        .unwrap();
+    let (s, h) = common::leech(config, AddTorrent::new(torrent.clone(), &seed_dir)).await;
+    (s, h, torrent, tmp)
+}
+
+async fn seed_session(private: bool) -> (Session, ferro_core::InfoHash, tempfile::TempDir) {
+    let (s, h, _, tmp) = seed(private, common::config()).await;
     (s, h.info_hash(), tmp)
 }
 
@@ -215,19 +211,7 @@ async fn private_torrent_exchanges_no_peers_and_serves_no_metadata() {
     let told: SocketAddr = "127.0.0.1:7000".parse().unwrap();
     let other: SocketAddr = "127.0.0.1:7001".parse().unwrap();
     for private in [false, true] {
-        let tmp = tempfile::tempdir().unwrap();
-        let seed_dir = common::make_payload(tmp.path(), 128 * 1024);
-        let torrent = TorrentBuilder::new(seed_dir.join("payload"))
-            .piece_length(32 * 1024)
-            .private(private)
-            .build()
-            .unwrap()
-            .metainfo;
-        let s = Session::new(pex_config()).await.unwrap();
-        let h = s
-            .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-            .await
-            .unwrap();
+        let (s, h, torrent, _tmp) = seed(private, pex_config()).await;
         let ours = ExtendedHandshake::default()
             .with_extension("ut_pex", THEIR_PEX)
             .with_extension("ut_metadata", THEIR_METADATA);
@@ -306,7 +290,7 @@ async fn private_torrent_exchanges_no_peers_and_serves_no_metadata() {
             let first = &info[..info.len().min(16 * 1024)];
             assert_eq!(metadata, Some(Some(first.to_vec())));
             assert!(pex_heard.contains(&other), "public torrent: {pex_heard:?}");
-            assert!(wait_for(Duration::from_secs(5), learned).await);
+            assert!(wait_until(Duration::from_secs(5), learned).await);
         }
         s.shutdown().await;
     }

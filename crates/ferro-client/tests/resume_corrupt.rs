@@ -30,11 +30,7 @@ async fn swarm() -> Swarm {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = common::make_payload(tmp.path(), 1024 * 1024);
     let torrent = common::make_torrent(&seed_dir, PIECE, &[]);
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     Swarm {
         tmp,
         seed_dir,

@@ -56,11 +56,7 @@ async fn skipped_files_are_not_downloaded_until_raised() {
         index_of(&torrent, "b.bin"),
         index_of(&torrent, "c.bin"),
     );
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
 
     // a and the empty file wanted; b and c skipped. b shares a piece with
     // a (those bytes are written into a sparse b.bin); c shares pieces only
@@ -175,11 +171,7 @@ async fn a_finished_selection_seeds_its_pieces() {
             }
         })
         .collect();
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let first = Session::new(common::config()).await.unwrap();
     let h1 = first
         .add_torrent(
@@ -225,11 +217,7 @@ async fn sequential_mode_verifies_pieces_in_order() {
     let torrent = common::make_torrent(&seed_dir, 16 * 1024, &[]);
     let n = torrent.info.piece_count();
     assert!(n >= 250);
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let s = Session::new(common::config()).await.unwrap();
     let h = s
         .add_torrent(
@@ -273,11 +261,7 @@ async fn magnet_so_selects_files_and_ignores_bad_indices() {
     let seed_dir = common::make_payload(tmp.path(), 512 * 1024);
     let torrent = common::make_torrent(&seed_dir, 16 * 1024, &[]);
     let (a, c) = (index_of(&torrent, "a.bin"), index_of(&torrent, "c.bin"));
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
     let uri = format!(
         "magnet:?xt=urn:btih:{}&so={a},{c},7-9&x.pe={}",
         torrent.info_hash().to_hex(),

@@ -61,13 +61,6 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-async fn complete(h: &TorrentHandle) {
-    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
-        .await
-        .expect("download timed out")
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_file_download_from_a_web_seed_alone() {
     let tmp = tempfile::tempdir().unwrap();
@@ -82,8 +75,7 @@ async fn multi_file_download_from_a_web_seed_alone() {
     let dir = tmp.path().join("leech");
     let (s, h) = common::leech(config(), AddTorrent::new(torrent.clone(), &dir)).await;
     assert_eq!(h.stats().web_seeds, 1);
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     let st = h.stats();
     // Every byte from the web seed, each exactly once; no peer at all.
     assert_eq!(st.downloaded_from_web_seeds, torrent.info.total_length());
@@ -130,8 +122,7 @@ async fn a_slow_peer_and_a_web_seed_share_the_download() {
     // The peer delivers a piece first, then the web seed joins.
     wait_for("a piece from the slow peer", || h.stats().pieces_have > 0).await;
     h.add_web_seeds([server.base.clone()]);
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     let total = torrent.info.total_length();
     let st = h.stats();
     assert!(from_peers(&h) > 0, "{st:?}");
@@ -173,8 +164,7 @@ async fn a_file_the_web_seed_lacks_comes_from_a_peer() {
     // A peer brings the rest.
     let seeder = common::seeder(config(), &torrent, &seed_dir).await;
     h.add_peers([seeder.listen_addr()]);
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     let st = h.stats();
     assert_eq!(st.downloaded_from_web_seeds, servable);
     assert!(from_peers(&h) >= info.total_length() - servable, "{st:?}");
@@ -220,8 +210,7 @@ async fn a_web_seed_serving_corrupt_data_is_dropped() {
     // An honest peer completes the download.
     let seeder = common::seeder(config(), &torrent, &seed_dir).await;
     h.add_peers([seeder.listen_addr()]);
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     assert!(from_peers(&h) > 0);
     assert_eq!(h.stats().web_seeds, 0);
     s.shutdown().await;
@@ -257,8 +246,7 @@ async fn magnet_ws_feeds_the_web_seed_after_the_metadata_peer_leaves() {
         .unwrap();
     seeder.shutdown().await;
     assert_eq!(h.stats().web_seeds, 1);
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     let st = h.stats();
     assert!(st.downloaded_from_web_seeds > 0, "{st:?}");
     assert_eq!(
@@ -312,8 +300,7 @@ async fn failing_and_silent_web_seeds_back_off_and_peers_finish() {
         AddTorrent::new(torrent.clone(), &dir).peer(seeder.listen_addr()),
     )
     .await;
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     let st = h.stats();
     assert_eq!(st.downloaded_from_web_seeds, 0);
     assert!(from_peers(&h) >= torrent.info.total_length());
@@ -349,8 +336,7 @@ async fn requests_per_host_are_bounded_across_seeds() {
     let dir = tmp.path().join("leech");
     let (s, h) = common::leech(c, AddTorrent::new(torrent.clone(), &dir)).await;
     assert_eq!(h.stats().web_seeds, 2);
-    complete(&h).await;
-    assert_eq!(common::digests(&dir), common::digests(&seed_dir));
+    common::complete(&h, &dir, &seed_dir).await;
     // Every byte from the web seeds (end-game may fetch a last piece twice).
     let st = h.stats();
     assert!(st.downloaded_from_web_seeds >= torrent.info.total_length());
@@ -381,7 +367,10 @@ async fn web_seeds_fetch_wanted_files_only_and_resume_when_one_is_raised() {
         AddTorrent::new(torrent.clone(), &dir).with_file_priorities(priorities),
     )
     .await;
-    complete(&h).await;
+    tokio::time::timeout(TIMEOUT, h.wait_until_complete())
+        .await
+        .expect("download timed out")
+        .unwrap();
     let st = h.stats();
     // Only the wanted pieces came from the web seed (those shared with b.bin too).
     assert_eq!(st.downloaded_from_web_seeds, st.wanted_length);

@@ -13,11 +13,7 @@ async fn seeder_speaks_fast_extension_and_serves_blocks() {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = common::make_payload(tmp.path(), 256 * 1024);
     let torrent = common::make_torrent(&seed_dir, 32 * 1024, &[]);
-    let seeder = Session::new(common::config()).await.unwrap();
-    seeder
-        .add_torrent(AddTorrent::new(torrent.clone(), &seed_dir))
-        .await
-        .unwrap();
+    let seeder = common::seeder(common::config(), &torrent, &seed_dir).await;
 
     let (mut p, theirs) = FakePeer::connect(seeder.listen_addr(), torrent.info_hash()).await;
     assert!(theirs.reserved.fast() && theirs.reserved.extension_protocol());

@@ -65,14 +65,6 @@ impl Swarm {
     }
 }
 
-pub async fn complete(h: &TorrentHandle, dir: &std::path::Path, seed_dir: &std::path::Path) {
-    tokio::time::timeout(Duration::from_secs(60), h.wait_until_complete())
-        .await
-        .expect("download timed out")
-        .unwrap();
-    assert_eq!(super::digests(dir), super::digests(seed_dir));
-}
-
 /// Waits (bounded) until `f` holds; panics with `what` otherwise.
 pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..200 {

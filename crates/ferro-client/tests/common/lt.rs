@@ -60,13 +60,21 @@ pub fn spawn(args: &[&str]) -> Lt {
 impl Lt {
     /// Waits for a line starting with `what`; returns the rest of it.
     pub fn wait_for(&self, what: &str, timeout: Duration) -> String {
+        let line = self.wait_line(&format!("{what} line"), timeout, |l| l.starts_with(what));
+        line[what.len()..].trim().to_owned()
+    }
+
+    /// Waits for a line for which `f` holds and returns it; panics after
+    /// `timeout`, naming `what` and the last line seen.
+    pub fn wait_line(&self, what: &str, timeout: Duration, f: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
+        let mut last = String::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(what) => return l[what.len()..].trim().to_owned(),
-                Ok(_) => {}
-                Err(e) => panic!("libtorrent: no {what} line ({e})"),
+                Ok(l) if f(&l) => return l,
+                Ok(l) => last = l,
+                Err(e) => panic!("libtorrent: no {what} ({e}); last line: {last}"),
             }
         }
     }

@@ -117,6 +117,56 @@ pub async fn leech(
     (s, h)
 }
 
+/// How long a loopback download may take before the test fails.
+pub const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits (at most [`DOWNLOAD_TIMEOUT`]) until `h` has every wanted piece,
+/// then checks that `dir` holds the same files as `seed_dir`.
+pub async fn complete(h: &ferro_client::TorrentHandle, dir: &Path, seed_dir: &Path) {
+    tokio::time::timeout(DOWNLOAD_TIMEOUT, h.wait_until_complete())
+        .await
+        .expect("download timed out")
+        .unwrap();
+    assert_eq!(digests(dir), digests(seed_dir));
+}
+
+/// [`complete`], then shuts `sessions` down in order (the leecher's first).
+pub async fn complete_and_shutdown(
+    h: &ferro_client::TorrentHandle,
+    dir: &Path,
+    seed_dir: &Path,
+    sessions: &[&ferro_client::Session],
+) {
+    complete(h, dir, seed_dir).await;
+    for s in sessions {
+        s.shutdown().await;
+    }
+}
+
+/// Adds a magnet link to `s` and returns its handle once the metadata has
+/// arrived (at most [`DOWNLOAD_TIMEOUT`]).
+pub async fn add_magnet(
+    s: &ferro_client::Session,
+    add: ferro_client::AddMagnet,
+) -> ferro_client::TorrentHandle {
+    tokio::time::timeout(DOWNLOAD_TIMEOUT, s.add_magnet(add))
+        .await
+        .expect("metadata timed out")
+        .unwrap()
+}
+
+/// Polls `f` every 50 ms until it holds or `limit` passes; whether it held.
+pub async fn wait_until(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    f()
+}
+
 /// The index of the torrent's file whose path ends with `name`.
 pub fn file_index(info: &ferro_metainfo::Info, name: &str) -> usize {
     info.files()
