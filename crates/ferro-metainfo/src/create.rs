@@ -29,6 +29,18 @@ pub fn auto_piece_length(total_length: u64) -> u64 {
     len
 }
 
+/// The sum of the file lengths, at most `i64::MAX` (what bencode and the
+/// parser accept). Sparse files can claim any size, so the sum is checked;
+/// below that bound the offsets with BEP 47 padding (under 256 MiB a file)
+/// cannot overflow a `u64` either.
+fn total_length(lengths: impl IntoIterator<Item = u64>) -> Result<u64, Error> {
+    lengths
+        .into_iter()
+        .try_fold(0u64, u64::checked_add)
+        .filter(|&t| t <= i64::MAX as u64)
+        .ok_or(Error::TotalLengthOverflow)
+}
+
 /// Builds a .torrent from a file (single-file torrent) or a directory
 /// (multi-file torrent), hashing on all cores.
 ///
@@ -190,7 +202,7 @@ impl TorrentBuilder {
         } else {
             vec![(Vec::new(), meta.len(), self.path.clone())]
         };
-        let total: u64 = found.iter().map(|f| f.1).sum();
+        let total = total_length(found.iter().map(|f| f.1))?;
         if total == 0 {
             return Err(Error::NoData);
         }
@@ -372,5 +384,22 @@ fn io(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_length_is_checked() {
+        assert_eq!(total_length([1, 2, 3]).unwrap(), 6);
+        assert_eq!(total_length([i64::MAX as u64]).unwrap(), i64::MAX as u64);
+        for lengths in [vec![u64::MAX, 1], vec![i64::MAX as u64, 1]] {
+            assert!(matches!(
+                total_length(lengths),
+                Err(Error::TotalLengthOverflow)
+            ));
+        }
     }
 }
