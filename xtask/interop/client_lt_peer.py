@@ -18,7 +18,7 @@ import sys
 import libtorrent as lt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lt_loopback import loopback_settings  # noqa: E402
+from lt_loopback import connect_peers, loopback_settings  # noqa: E402
 
 
 def main():
@@ -41,9 +41,7 @@ def main():
     params = {"ti": ti, "save_path": a.save}
     h = ses.add_torrent(params)
     print("LISTENING %d" % ses.listen_port(), flush=True)
-    for p in a.peer:
-        host, port = p.rsplit(":", 1)
-        h.connect_peer((host, int(port)))
+    connect_peers(h, a.peer)
     stop = os.path.join(os.path.dirname(os.path.abspath(a.save)), "stop")
     deadline = time.time() + a.timeout
     next_tick = 0.0
@@ -61,9 +59,7 @@ def main():
             print("PROGRESS %.3f %d" % (st.progress, st.num_peers), flush=True)
             # Keep dialing the given peers: the first attempt may race their start.
             if not finished and st.num_peers == 0:
-                for p in a.peer:
-                    host, port = p.rsplit(":", 1)
-                    h.connect_peer((host, int(port)))
+                connect_peers(h, a.peer)
         time.sleep(0.1)
 
 

@@ -18,7 +18,7 @@ import time
 import libtorrent as lt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lt_loopback import loopback_settings  # noqa: E402
+from lt_loopback import connect_peers, loopback_settings  # noqa: E402
 
 # libtorrent's peer_info source bit for peers learned through ut_pex.
 PEX_SOURCE = int(getattr(lt.peer_info, "pex", 4))
@@ -68,10 +68,7 @@ def main():
             print("PEERS " + " ".join(peers), flush=True)
             # Keep dialing the given peers that are not connected yet.
             connected = {"%s:%d" % (p.ip[0], p.ip[1]) for p in h.get_peer_info()}
-            for p in a.peer:
-                if p not in connected:
-                    host, port = p.rsplit(":", 1)
-                    h.connect_peer((host, int(port)))
+            connect_peers(h, [p for p in a.peer if p not in connected])
         time.sleep(0.1)
 
 

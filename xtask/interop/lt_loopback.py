@@ -10,11 +10,16 @@ to the session constructor, so nothing is contacted even briefly.
 import libtorrent as lt
 
 
-def loopback_settings(port=0, **extra):
-    """Safe loopback settings; `extra` overrides or adds keys (e.g. enable_dht=True)."""
+def loopback_settings(port=0, host="127.0.0.1", **extra):
+    """Safe loopback settings; `extra` overrides or adds keys (e.g. enable_dht=True).
+
+    `host` is the one address it listens on and connects from (a 127.0.0.0/8
+    address, or a 10.77.0.x one inside the interop matrix's private network
+    namespace, which has no route out).
+    """
     settings = {
-        "listen_interfaces": "127.0.0.1:%d" % port,
-        "outgoing_interfaces": "127.0.0.1",
+        "listen_interfaces": "%s:%d" % (host, port),
+        "outgoing_interfaces": host,
         "enable_dht": False,
         "dht_bootstrap_nodes": "",
         "enable_lsd": False,
@@ -32,3 +37,15 @@ def loopback_settings(port=0, **extra):
 def loopback_session(port=0, **extra):
     """A libtorrent session with `loopback_settings(port, **extra)`."""
     return lt.session(loopback_settings(port, **extra))
+
+
+def addr(text):
+    """("host", port) from "host:port"."""
+    host, port = text.rsplit(":", 1)
+    return (host, int(port))
+
+
+def connect_peers(handle, peers):
+    """Dials every "host:port" of `peers` for the torrent `handle`."""
+    for p in peers:
+        handle.connect_peer(addr(p))

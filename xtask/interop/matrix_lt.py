@@ -25,7 +25,7 @@ except ImportError as e:  # the Rust side turns this into a clear failure
     sys.exit(3)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lt_loopback import loopback_settings  # noqa: E402
+from lt_loopback import addr, connect_peers, loopback_settings  # noqa: E402
 
 PEX_SOURCE = int(getattr(lt.peer_info, "pex", 4))
 
@@ -48,12 +48,6 @@ def create(a):
         f.write(lt.bencode(t.generate()))
 
 
-def dial(h, peers):
-    for p in peers:
-        host, port = p.rsplit(":", 1)
-        h.connect_peer((host, int(port)))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--create")
@@ -66,6 +60,7 @@ def main():
     ap.add_argument("--magnet")
     ap.add_argument("--save")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--dht-node")
     ap.add_argument("--timeout", type=float, default=120)
@@ -92,10 +87,9 @@ def main():
             dht_announce_interval=5,
             dht_upload_rate_limit=1000000,
         )
-    ses = lt.session(loopback_settings(a.port, **extra))
+    ses = lt.session(loopback_settings(a.port, a.bind, **extra))
     if a.dht_node:
-        host, port = a.dht_node.rsplit(":", 1)
-        ses.add_dht_node((host, int(port)))
+        ses.add_dht_node(addr(a.dht_node))
     if a.torrent:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(a.torrent)
@@ -104,7 +98,7 @@ def main():
     params.save_path = a.save
     h = ses.add_torrent(params)
     print("LISTENING %d" % ses.listen_port(), flush=True)
-    dial(h, a.peer)
+    connect_peers(h, a.peer)
     deadline = time.time() + a.timeout
     next_tick = 0.0
     finished = False
@@ -126,7 +120,7 @@ def main():
                     pex_seen.add(key)
                     print("PEX %s" % key, flush=True)
             if not finished and st.num_peers == 0:
-                dial(h, a.peer)
+                connect_peers(h, a.peer)
             if a.dht_node:
                 h.force_dht_announce()
         time.sleep(0.1)

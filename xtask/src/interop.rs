@@ -64,10 +64,6 @@ pub fn run(args: &[String]) -> Result {
     let install = !args.iter().any(|a| a == "--no-install");
     let only_matrix = args.iter().any(|a| a == "--matrix-only");
     let skip_matrix = args.iter().any(|a| a == "--tests-only");
-    if args.iter().any(|a| a == "--slow") {
-        // Also the cells too slow for CI (PEX timers of a minute and more).
-        crate::matrix::SLOW.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
     let mib = crate::swarm::size_arg(args, 32)? / crate::swarm::MIB;
     let filter = args
         .iter()

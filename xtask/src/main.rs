@@ -44,6 +44,8 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "dht-sim" => dht_sim::run(rest),
         "dht-sim-release" => dht_sim::run_release(rest),
+        // Hidden: `interop` re-runs itself under `unshare -n` (matrix/netns.rs).
+        matrix::netns::SUBCOMMAND => matrix::netns::child_main(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -60,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 const HELP: &str = "usage: cargo xtask <task>
-  interop [--no-install] [--mib N] [--slow] [--matrix-only|--tests-only] [FILTER]
+  interop [--no-install] [--mib N] [--matrix-only|--tests-only] [FILTER]
                                         the interop matrix against real clients (libtorrent,
                                         Transmission, aria2c, opentracker, nginx) and the
                                         ignored interop_* tests; a table and N passed, N failed

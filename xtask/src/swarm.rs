@@ -202,15 +202,22 @@ pub fn download(bin: &Path, torrent: &Path, out: &Path, extra: &[&str]) -> Resul
         .map_err(|e| format!("cannot start ferro download: {e}"))
 }
 
+/// `ferro seed TORRENT DIR --port PORT --json`.
+pub fn seed_command(ferro: &Path, torrent: &Path, dir: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(ferro);
+    cmd.arg("seed")
+        .arg(torrent)
+        .arg(dir)
+        .args(["--port", &port.to_string(), "--json"]);
+    cmd
+}
+
 /// `ferro seed TORRENT DIR --json --no-dht` on a free port; returns it and
 /// the port.
 pub fn start_seeder(ferro: &Path, torrent: &Path, dir: &Path) -> Result<(Guard, u16)> {
     let port = free_port()?;
-    let child = Command::new(ferro)
-        .arg("seed")
-        .arg(torrent)
-        .arg(dir)
-        .args(["--port", &port.to_string(), "--json", "--no-dht"])
+    let child = seed_command(ferro, torrent, dir, port)
+        .arg("--no-dht")
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;

@@ -85,6 +85,61 @@ impl Payload {
     }
 }
 
+/// Writes `files` (relative path, length) of pseudo-random bytes under `dir`.
+pub fn write_files(dir: &Path, files: &[(&str, u64)], seed: u64) -> Result {
+    use std::io::Write;
+    let mut x = seed | 1;
+    for (name, len) in files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+        let mut left = *len;
+        let mut buf = vec![0u8; 1 << 16];
+        while left > 0 {
+            for chunk in buf.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+            }
+            let n = left.min(buf.len() as u64) as usize;
+            f.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+            left -= n as u64;
+        }
+        f.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// sha256 of `dir/rel` (coreutils `sha256sum`; xtask is a debug build).
+pub fn sha256(path: &Path) -> Result<String> {
+    let line = crate::run_output(std::process::Command::new("sha256sum").arg(path))?;
+    Ok(line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Checks that every `(relative path, sha256)` of `expected` is in `dir`.
+pub fn verify(dir: &Path, expected: &[(String, String)]) -> Result {
+    for (rel, hash) in expected {
+        let got = dir.join(rel);
+        if !got.exists() {
+            return Err(format!("{} is missing", got.display()));
+        }
+        let h = sha256(&got)?;
+        if &h != hash {
+            return Err(format!("{}: sha256 {h}, expected {hash}", got.display()));
+        }
+    }
+    Ok(())
+}
+
 /// Who plays a part.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Who {
@@ -120,7 +175,7 @@ pub fn seed(
         }
         Who::Client(Client::Aria2) => Party::Aria2(party::aria2(&t, data, port, true, find)?),
         Who::Client(Client::Transmission) => {
-            let mut tr = Transmission::start(&row.join("transmission-seed"), port)?;
+            let mut tr = Transmission::start(&row.join("transmission-seed"), find.host(), port)?;
             let id = tr.seed(torrent, data)?;
             Party::Tr(Box::new(tr), id)
         }
@@ -145,7 +200,7 @@ pub fn leech(
         Who::Client(Client::Libtorrent) => Party::Lt(party::lt(source, dir, port, find, true)?),
         Who::Client(Client::Aria2) => Party::Aria2(party::aria2(source, dir, port, false, find)?),
         Who::Client(Client::Transmission) => {
-            let mut tr = Transmission::start(&row.join("transmission-leech"), port)?;
+            let mut tr = Transmission::start(&row.join("transmission-leech"), find.host(), port)?;
             let id = tr.add(source, dir)?;
             tr.wait_active(id, Duration::from_secs(30))?;
             // Seen here: a connection in the first moment after a magnet
@@ -182,7 +237,7 @@ pub struct Transfer<'a> {
 }
 
 /// sha256 of zero bytes.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Runs one transfer in `dir` direction and checks the copy.
 pub fn transfer(

@@ -21,7 +21,17 @@ pub struct Cell {
     pub direction: String,
     /// Why the client cannot do this case, when it cannot.
     pub not_applicable: Option<&'static str>,
+    /// Runs in the private network namespace, each party on its own
+    /// 10.77.0.x address (`netns.rs`).
+    pub netns: bool,
     pub run: RunCell,
+}
+
+impl Cell {
+    /// What `--matrix-only FILTER` matches: case, client and direction.
+    pub fn label(&self) -> String {
+        format!("{} {} {}", self.case, self.client, self.direction)
+    }
 }
 
 const CLIENTS: [Client; 3] = [Client::Libtorrent, Client::Transmission, Client::Aria2];
@@ -50,12 +60,18 @@ pub fn cells() -> Vec<Cell> {
     for (case, f) in cases {
         for c in CLIENTS {
             for d in DIRECTIONS {
+                let netns = needs_netns(case, c, d);
                 v.push(Cell {
                     case,
                     client: c.name(),
                     direction: label(c, d),
                     not_applicable: not_applicable(case, c, d),
-                    run: Box::new(move |ctx| f(ctx, c, d)),
+                    netns,
+                    run: if netns {
+                        Box::new(move |ctx| super::pex::pex_on(ctx, c, d, super::pex::Hosts::NETNS))
+                    } else {
+                        Box::new(move |ctx| f(ctx, c, d))
+                    },
                 });
             }
         }
@@ -65,6 +81,7 @@ pub fn cells() -> Vec<Cell> {
         client: "nginx",
         direction: "nginx → ferro".into(),
         not_applicable: None,
+        netns: false,
         run: Box::new(|ctx| web_seed(ctx, None)),
     });
     for c in CLIENTS {
@@ -73,6 +90,7 @@ pub fn cells() -> Vec<Cell> {
             client: c.name(),
             direction: format!("nginx → {} (ferro's torrent)", c.name()),
             not_applicable: None,
+            netns: false,
             run: Box::new(move |ctx| web_seed(ctx, Some(c))),
         });
     }
@@ -81,6 +99,7 @@ pub fn cells() -> Vec<Cell> {
         client: "all",
         direction: "libtorrent → ferro×2, transmission, aria2c".into(),
         not_applicable: None,
+        netns: false,
         run: Box::new(swarm),
     });
     v
@@ -95,24 +114,22 @@ fn not_applicable(case: &str, c: Client, d: Direction) -> Option<&'static str> {
         ("DHT only", Client::Transmission, Direction::ToFerro) => Some(
             "Transmission 3.00's DHT bootstraps from dht.transmissionbt.com (tr-dht.c) when it knows few nodes: a public host tests must not contact",
         ),
-        // Not incapable, slow: the rows fit the 15-minute budget only
-        // without them. `cargo xtask interop --slow` runs them.
-        ("PEX discovery", Client::Transmission, Direction::ToFerro) if !slow() => Some(
-            "no ut_pex from Transmission during an 18 s download (it sends PEX on a long timer); too slow for the CI budget: --slow runs it (unresolved there: Ferro's second dial to it never connected)",
-        ),
-        ("PEX discovery", Client::Aria2, Direction::ToFerro) if !slow() => Some(
-            "aria2c 1.36 leaves out of a ut_pex message every peer with the recipient's IP (DefaultBtInteractive::addPeerExchangeMessage), so with every peer on 127.0.0.1 it never names one (seen: no ut_pex naming the other Ferro peer in a 104 s --slow run)",
-        ),
-        ("PEX discovery", Client::Transmission, Direction::FromFerro) => Some(
-            "Transmission 3.00 never dials 127.0.0.0/8 peers it learns by PEX, so a Ferro peer it hears of cannot be reached",
-        ),
         _ => None,
     }
 }
 
-/// `--slow`: also the cells too slow for CI.
-pub(super) fn slow() -> bool {
-    super::SLOW.load(std::sync::atomic::Ordering::Relaxed)
+/// Cells that need each party on its own address, so they run in the
+/// network namespace: aria2c names no peer sharing the recipient's IP in
+/// its ut_pex (DefaultBtInteractive::addPeerExchangeMessage); Transmission
+/// 3.00 keeps one peer per IP per torrent (peer-mgr.c: an atom per address,
+/// a second connection from it is "we already have this peer") and never
+/// dials 127.0.0.0/8 peers it hears of.
+fn needs_netns(case: &str, c: Client, d: Direction) -> bool {
+    case == "PEX discovery"
+        && matches!(
+            (c, d),
+            (Client::Aria2, Direction::ToFerro) | (Client::Transmission, _)
+        )
 }
 
 pub(super) fn torrent_path(row: &Path) -> PathBuf {
@@ -129,10 +146,11 @@ fn needs_dial(c: Client, d: Direction) -> bool {
     d == Direction::FromFerro && c != Client::Libtorrent
 }
 
-fn http_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
-    let row = ctx.row_dir("http-tracker")?;
-    let (_tracker, http, _) = party::ferro_tracker(&ctx.ferro)?;
-    let t = torrent_path(&row);
+/// `ferro tracker` and a torrent of the single-file payload announcing to
+/// it (HTTP): the tracker, its HTTP port, the torrent and its info-hash.
+fn tracked_single(ctx: &Ctx, row: &Path) -> Result<(party::Proc, u16, PathBuf, String)> {
+    let (tracker, http, _) = party::ferro_tracker(&ctx.ferro)?;
+    let t = torrent_path(row);
     let hash = party::ferro_create(
         &ctx.ferro,
         &ctx.single.root,
@@ -141,6 +159,12 @@ fn http_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
         &[],
         false,
     )?;
+    Ok((tracker, http, t, hash))
+}
+
+fn http_tracker(ctx: &Ctx, c: Client, d: Direction) -> Result<Measured> {
+    let row = ctx.row_dir("http-tracker")?;
+    let (_tracker, http, t, hash) = tracked_single(ctx, &row)?;
     let spec = Transfer {
         source: plain(&t),
         torrent: t,
@@ -388,16 +412,7 @@ fn web_seed(ctx: &Ctx, client: Option<Client>) -> Result<Measured> {
 /// Ferro (they keep seeding), aria2c and Transmission; every copy checked.
 fn swarm(ctx: &Ctx) -> Result<Measured> {
     let row = ctx.row_dir("swarm")?;
-    let (_tracker, http, _) = party::ferro_tracker(&ctx.ferro)?;
-    let t = torrent_path(&row);
-    let hash = party::ferro_create(
-        &ctx.ferro,
-        &ctx.single.root,
-        &t,
-        &[http_announce(http)],
-        &[],
-        false,
-    )?;
+    let (_tracker, http, t, hash) = tracked_single(ctx, &row)?;
     let source = t.display().to_string();
     let none = Find::default();
     let tr_port = free_port()?;

@@ -17,12 +17,10 @@ use crate::Result;
 mod cases;
 mod cells;
 mod dht_node;
+pub mod netns;
 mod party;
 mod pex;
 mod transmission;
-
-/// `--slow`: run the cells too slow for CI as well.
-pub static SLOW: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A third-party client of the matrix.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -90,6 +88,17 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The payloads written under `work`.
+    pub fn new(ferro: &Path, work: &Path, mib: u64) -> Result<Ctx> {
+        Ok(Ctx {
+            ferro: ferro.to_path_buf(),
+            work: work.to_path_buf(),
+            single: cases::Payload::single(work, mib)?,
+            multi: cases::Payload::multi(work, mib)?,
+            next: std::cell::Cell::new(0),
+        })
+    }
+
     /// A fresh directory for one row.
     pub fn row_dir(&self, name: &str) -> Result<PathBuf> {
         let n = self.next.get();
@@ -101,47 +110,103 @@ impl Ctx {
 }
 
 /// Runs every matrix cell whose label contains `filter`; returns the rows.
+/// The cells that need distinct addresses run meanwhile in a private
+/// network namespace (`netns.rs`), started first and joined at the end, so
+/// their long PEX timers add nothing to the run's length.
 pub fn run(ferro: &Path, work: &Path, filter: &str, mib: u64) -> Result<Vec<Row>> {
-    let ctx = Ctx {
-        ferro: ferro.to_path_buf(),
-        work: work.to_path_buf(),
-        single: cases::Payload::single(work, mib)?,
-        multi: cases::Payload::multi(work, mib)?,
-        next: std::cell::Cell::new(0),
+    let all: Vec<cells::Cell> = cells::cells()
+        .into_iter()
+        .filter(|c| c.label().contains(filter))
+        .collect();
+    let background = if all.iter().any(|c| c.netns) {
+        Some(netns::start(ferro, &work.join("netns"), filter, mib))
+    } else {
+        None
     };
+    let ctx = Ctx::new(ferro, work, mib)?;
     let mut rows = Vec::new();
-    for cell in cells::cells() {
-        let label = format!("{} {} {}", cell.case, cell.client, cell.direction);
-        if !label.contains(filter) {
-            continue;
+    for cell in &all {
+        if !cell.netns {
+            rows.push(run_cell(&ctx, cell));
         }
-        println!("=== matrix: {label}");
-        let start = Instant::now();
-        let (outcome, mbps, note) = match cell.not_applicable {
-            Some(why) => (Outcome::NotApplicable, None, why.to_owned()),
-            None => match (cell.run)(&ctx) {
-                Ok(m) => {
-                    let mbps = (m.secs > 0.0).then(|| m.bytes as f64 / 1e6 / m.secs);
-                    (Outcome::Pass, mbps, m.note)
-                }
-                Err(e) => {
-                    println!("    FAIL: {e}");
-                    (Outcome::Fail, None, e)
-                }
-            },
-        };
-        let secs = start.elapsed().as_secs_f64();
-        rows.push(Row {
-            case: cell.case.to_owned(),
-            client: cell.client.to_owned(),
-            direction: cell.direction,
-            outcome,
-            secs,
-            mbps,
-            note,
-        });
     }
-    Ok(rows)
+    let mut from_netns = match background {
+        Some(Ok(b)) => b.finish(),
+        Some(Err(why)) => {
+            println!("    network namespace unavailable: {why}");
+            all.iter()
+                .filter(|c| c.netns)
+                .map(|c| Row {
+                    outcome: Outcome::NotApplicable,
+                    note: format!("needs a private network namespace (unshare -n) for distinct addresses: {why}"),
+                    ..row_of(c)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    // Back in the table's order.
+    let mut ordered = Vec::new();
+    let mut local = rows.into_iter();
+    for cell in &all {
+        if cell.netns {
+            let label = cell.label();
+            match from_netns.iter().position(|r| row_label(r) == label) {
+                Some(i) => ordered.push(from_netns.swap_remove(i)),
+                None => ordered.push(Row {
+                    outcome: Outcome::Fail,
+                    note: "the network-namespace run reported no row for this cell".into(),
+                    ..row_of(cell)
+                }),
+            }
+        } else if let Some(r) = local.next() {
+            ordered.push(r);
+        }
+    }
+    Ok(ordered)
+}
+
+/// A row for `cell` with nothing measured yet.
+fn row_of(cell: &cells::Cell) -> Row {
+    Row {
+        case: cell.case.to_owned(),
+        client: cell.client.to_owned(),
+        direction: cell.direction.clone(),
+        outcome: Outcome::NotApplicable,
+        secs: 0.0,
+        mbps: None,
+        note: String::new(),
+    }
+}
+
+fn row_label(r: &Row) -> String {
+    format!("{} {} {}", r.case, r.client, r.direction)
+}
+
+/// Runs one cell (or reports why it is N/A) and returns its row.
+fn run_cell(ctx: &Ctx, cell: &cells::Cell) -> Row {
+    println!("=== matrix: {}", cell.label());
+    let start = Instant::now();
+    let (outcome, mbps, note) = match cell.not_applicable {
+        Some(why) => (Outcome::NotApplicable, None, why.to_owned()),
+        None => match (cell.run)(ctx) {
+            Ok(m) => {
+                let mbps = (m.secs > 0.0).then(|| m.bytes as f64 / 1e6 / m.secs);
+                (Outcome::Pass, mbps, m.note)
+            }
+            Err(e) => {
+                println!("    FAIL: {e}");
+                (Outcome::Fail, None, e)
+            }
+        },
+    };
+    Row {
+        outcome,
+        secs: start.elapsed().as_secs_f64(),
+        mbps,
+        note,
+        ..row_of(cell)
+    }
 }
 
 /// Prints the rows as a Markdown table (docs/interop.md holds the last one).

@@ -4,7 +4,7 @@
 //! and the payloads they exchange, checked by sha256.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -125,13 +125,16 @@ impl Proc {
 
 /// Waits (bounded) until something accepts TCP connections on 127.0.0.1:`port`.
 pub fn wait_port(port: u16, timeout: Duration) -> Result {
+    wait_port_on(LOOPBACK, port, timeout)
+}
+
+/// Waits (bounded) until something accepts TCP connections on `ip`:`port`.
+pub fn wait_port_on(ip: IpAddr, port: u16, timeout: Duration) -> Result {
     let start = Instant::now();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = SocketAddr::new(ip, port);
     while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         if start.elapsed() > timeout {
-            return Err(format!(
-                "nothing listens on 127.0.0.1:{port} after {timeout:?}"
-            ));
+            return Err(format!("nothing listens on {addr} after {timeout:?}"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -143,6 +146,14 @@ pub fn local(port: u16) -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// 127.0.0.1, where every party lives unless told otherwise.
+pub const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// `ip:port`.
+pub fn at(ip: IpAddr, port: u16) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
 // ---------------------------------------------------------------- ferro
 
 /// How a party learns of the others: peers to dial, trackers, a DHT node.
@@ -151,6 +162,16 @@ pub struct Find {
     pub peers: Vec<String>,
     pub trackers: Vec<String>,
     pub dht_node: Option<u16>,
+    /// The party's own address, to listen on and dial from (default
+    /// 127.0.0.1; the network-namespace cells give each party its own).
+    pub bind: Option<IpAddr>,
+}
+
+impl Find {
+    /// The party's own address.
+    pub fn host(&self) -> IpAddr {
+        self.bind.unwrap_or(LOOPBACK)
+    }
 }
 
 fn ferro_find_args(c: &mut Command, find: &Find) {
@@ -164,6 +185,9 @@ fn ferro_find_args(c: &mut Command, find: &Find) {
         Some(port) => c.args(["--dht-bootstrap", &local(port)]),
         None => c.arg("--no-dht"),
     };
+    if let Some(ip) = find.bind {
+        c.args(["--bind", &ip.to_string()]);
+    }
 }
 
 /// `ferro seed TORRENT DIR --json`, listening on `port`.
@@ -174,17 +198,13 @@ pub fn ferro_seed(
     port: u16,
     find: &Find,
 ) -> Result<Proc> {
-    let mut c = Command::new(ferro);
-    c.arg("seed")
-        .arg(torrent)
-        .arg(dir)
-        .args(["--port", &port.to_string(), "--json"]);
+    let mut c = crate::swarm::seed_command(ferro, torrent, dir, port);
     ferro_find_args(&mut c, find);
     let mut p = Proc::spawn("ferro seed", c)?;
     // Its first line comes once the torrent is checked and added: before
     // that it turns peers away (and they wait before dialing again).
     p.wait_line(Duration::from_secs(60), |_| true)?;
-    wait_port(port, Duration::from_secs(60))?;
+    wait_port_on(find.host(), port, Duration::from_secs(60))?;
     Ok(p)
 }
 
@@ -221,14 +241,7 @@ pub fn ferro_pex_peers(p: &Proc) -> u64 {
 }
 
 /// A number field of a JSON line, without a JSON parser.
-pub fn json_u64(line: &str, name: &str) -> Option<u64> {
-    let key = format!("\"{name}\":");
-    let rest = &line[line.find(&key)? + key.len()..];
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
+pub use crate::swarm::field as json_u64;
 
 /// `ferro create --no-date --piece-length 256K [--pad] -t .. -w .. -o OUT PAYLOAD`;
 /// returns the info-hash (hex).
@@ -296,6 +309,7 @@ pub fn lt(source: &str, dir: &Path, port: u16, find: &Find, exit_on_finish: bool
     if let Some(n) = find.dht_node {
         c.args(["--dht-node", &local(n)]);
     }
+    c.args(["--bind", &find.host().to_string()]);
     if exit_on_finish {
         c.arg("--exit-on-finish");
     }
@@ -330,7 +344,6 @@ pub fn aria2(source: &str, dir: &Path, port: u16, seed: bool, find: &Find) -> Re
     c.args([
         "--enable-dht6=false",
         "--bt-enable-lpd=false",
-        "--interface=127.0.0.1",
         "--disable-ipv6=true",
         "--file-allocation=none",
         "--summary-interval=0",
@@ -341,6 +354,8 @@ pub fn aria2(source: &str, dir: &Path, port: u16, seed: bool, find: &Find) -> Re
         "--allow-overwrite=true",
         "--bt-tracker-interval=5",
     ]);
+    // Listens on and dials from this address only.
+    c.arg(format!("--interface={}", find.host()));
     if find.dht_node.is_none() {
         c.arg("--enable-dht=false");
     }
@@ -374,7 +389,7 @@ pub fn aria2(source: &str, dir: &Path, port: u16, seed: bool, find: &Find) -> Re
     c.arg(source);
     let p = Proc::spawn("aria2c", c)?;
     if seed {
-        wait_port(port, Duration::from_secs(60))?;
+        wait_port_on(find.host(), port, Duration::from_secs(60))?;
     }
     Ok(p)
 }
@@ -480,60 +495,7 @@ fn world_readable(dir: &Path) -> Result {
 
 // ---------------------------------------------------------------- payloads
 
-/// Writes `files` (relative path, length) of pseudo-random bytes under `dir`.
-pub fn write_files(dir: &Path, files: &[(&str, u64)], seed: u64) -> Result {
-    use std::io::Write;
-    let mut x = seed | 1;
-    for (name, len) in files {
-        let path = dir.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?,
-        );
-        let mut left = *len;
-        let mut buf = vec![0u8; 1 << 16];
-        while left > 0 {
-            for chunk in buf.chunks_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-            }
-            let n = left.min(buf.len() as u64) as usize;
-            f.write_all(&buf[..n]).map_err(|e| e.to_string())?;
-            left -= n as u64;
-        }
-        f.flush().map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-/// sha256 of `dir/rel` (coreutils `sha256sum`; xtask is a debug build).
-pub fn sha256(path: &Path) -> Result<String> {
-    let line = run_output(Command::new("sha256sum").arg(path))?;
-    Ok(line
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned())
-}
-
-/// Checks that every `(relative path, sha256)` of `expected` is in `dir`.
-pub fn verify(dir: &Path, expected: &[(String, String)]) -> Result {
-    for (rel, hash) in expected {
-        let got = dir.join(rel);
-        if !got.exists() {
-            return Err(format!("{} is missing", got.display()));
-        }
-        let h = sha256(&got)?;
-        if &h != hash {
-            return Err(format!("{}: sha256 {h}, expected {hash}", got.display()));
-        }
-    }
-    Ok(())
-}
+pub use super::cases::{sha256, verify, write_files};
 
 /// Waits (bounded) until the tracker's HTTP scrape of `info_hash` (hex) counts
 /// at least one seeder (`seeders`) or leecher: the party that must be found

@@ -7,14 +7,14 @@
 //! magnet `x.pe`); it accepts incoming connections, so Ferro dials it.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::party::{Proc, wait_port};
+use super::party::{Proc, wait_port, wait_port_on};
 use crate::Result;
 use crate::swarm::free_port;
 
@@ -33,8 +33,9 @@ pub struct Status {
 }
 
 impl Transmission {
-    /// Starts a daemon whose config and default download dir are under `dir`.
-    pub fn start(dir: &Path, peer_port: u16) -> Result<Transmission> {
+    /// Starts a daemon whose config and default download dir are under
+    /// `dir`, with peers on `ip`:`peer_port` (RPC stays on 127.0.0.1).
+    pub fn start(dir: &Path, ip: IpAddr, peer_port: u16) -> Result<Transmission> {
         let bin = Path::new("/usr/bin/transmission-daemon");
         if !bin.exists() {
             return Err(
@@ -51,7 +52,7 @@ impl Transmission {
             "utp-enabled": false,
             "pex-enabled": true,
             "port-forwarding-enabled": false,
-            "bind-address-ipv4": "127.0.0.1",
+            "bind-address-ipv4": ip.to_string(),
             "bind-address-ipv6": "::1",
             "peer-port": peer_port,
             "peer-port-random-on-start": false,
@@ -82,7 +83,7 @@ impl Transmission {
         c.arg("--foreground").arg("--config-dir").arg(&config);
         let proc = Proc::spawn("transmission-daemon", c)?;
         wait_port(rpc_port, Duration::from_secs(20))?;
-        wait_port(peer_port, Duration::from_secs(20))?;
+        wait_port_on(ip, peer_port, Duration::from_secs(20))?;
         Ok(Transmission {
             _proc: proc,
             rpc_port,
@@ -210,6 +211,28 @@ impl Transmission {
             left: t["leftUntilDone"].as_u64().unwrap_or(u64::MAX),
             error: t["errorString"].as_str().unwrap_or_default().to_owned(),
         })
+    }
+
+    /// The torrent's connected peers that Transmission first heard of from
+    /// a ut_pex message (`peersFrom.fromPex`), and the addresses of the
+    /// connected peers it dialed itself (`peers[].isIncoming` false).
+    pub fn pex_peers(&mut self, id: i64) -> Result<(u64, Vec<String>)> {
+        let a = self.call(
+            "torrent-get",
+            json!({"ids": [id], "fields": ["peersFrom", "peers"]}),
+        )?;
+        let t = &a["torrents"][0];
+        let from_pex = t["peersFrom"]["fromPex"].as_u64().unwrap_or(0);
+        let dialed = t["peers"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["isIncoming"].as_bool() == Some(false))
+                    .filter_map(|p| Some(format!("{}:{}", p["address"].as_str()?, p["port"])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((from_pex, dialed))
     }
 
     /// Polls (bounded by `timeout`) until the torrent is complete.
