@@ -3,9 +3,13 @@
 //! a 1 GiB payload. Reports the leecher's wall MB/s, CPU seconds (user +
 //! system), peak RSS and, for Ferro and libtorrent leechers, where the wall
 //! time went (startup, first byte, last piece verified, exit); the CPU cost
-//! of SHA-1 over the same bytes (coreutils `sha1sum`, and `ferro create`,
-//! which hashes with Ferro's own `sha1` crate); and a `dd` row writing the
-//! same GiB, the floor of what the kernel's page cache costs on this machine.
+//! of SHA-1 over the same bytes (Ferro's own `sha1` crate over the bytes in
+//! memory, the reference of issue #5's CPU goal, and reading them from a
+//! warm page cache; coreutils `sha1sum`; `ferro create`); a `dd` row writing
+//! the same GiB, the floor of what the kernel's page cache costs on this
+//! machine; and a `tcp` row receiving the same GiB over loopback TCP and
+//! discarding it (ferro-client's `cpu_reference` example), the floor of any
+//! TCP leecher's CPU before it hashes or writes a byte.
 //!
 //! Fairness: both seeders run for the whole run, each announcing to its own
 //! `ferro tracker` (so a leecher only ever finds the seeder of its row).
@@ -31,6 +35,11 @@ use crate::swarm::{
     Guard, MIB, create_torrent, free_port, in_scratch_dir, release_ferro, size_arg, start_tracker,
 };
 use crate::{Result, root};
+
+mod phases;
+mod reference;
+use phases::{ferro_phases, lt_phases};
+use reference::{cpu_reference, sha1_reference, tcp_floor};
 
 const SEEDERS: [&str; 2] = ["ferro", "libtorrent"];
 const LEECHERS: [&str; 3] = ["ferro", "libtorrent", "aria2c"];
@@ -154,76 +163,6 @@ fn timed(cmd: Command, timeout: Duration, progress: Option<PhaseParser>) -> Resu
     }
 }
 
-/// Phases from progress samples `(time, bytes or fraction)` and the time of
-/// completion. The first byte is extrapolated back from the first sample
-/// with data at the rate to the next sample (samples are a second apart).
-fn phases(ready: f64, samples: &[(f64, f64)], complete: f64) -> Phases {
-    let mut first_byte = ready;
-    if let Some(k) = samples.iter().position(|&(_, d)| d > 0.0) {
-        let (tk, dk) = samples[k];
-        let floor = if k > 0 { samples[k - 1].0 } else { ready };
-        let rate = samples
-            .get(k + 1)
-            .filter(|&&(tn, dn)| dn > dk && tn > tk)
-            .map(|&(tn, dn)| (dn - dk) / (tn - tk));
-        first_byte = match rate {
-            Some(r) => (tk - dk / r).max(floor),
-            None => floor,
-        };
-    }
-    Phases {
-        ready,
-        first_byte: first_byte.min(complete),
-        complete,
-    }
-}
-
-/// `ferro download --json`: the first line, `progress` lines'
-/// `"downloaded"`, and the `completed` event.
-fn ferro_phases(out: &[(f64, String)]) -> Option<Phases> {
-    let ready = out.first()?.0;
-    let samples: Vec<(f64, f64)> = out
-        .iter()
-        .filter(|(_, l)| l.contains("\"event\":\"progress\""))
-        .filter_map(|(t, l)| Some((*t, json_number(l, "downloaded")?)))
-        .collect();
-    let complete = out
-        .iter()
-        .find(|(_, l)| l.contains("\"event\":\"completed\""))?
-        .0;
-    Some(phases(ready, &samples, complete))
-}
-
-/// client_lt_peer.py: `LISTENING`, `PROGRESS <fraction> <peers>`, `FINISHED`.
-fn lt_phases(out: &[(f64, String)]) -> Option<Phases> {
-    let ready = out.iter().find(|(_, l)| l.starts_with("LISTENING"))?.0;
-    let samples: Vec<(f64, f64)> = out
-        .iter()
-        .filter_map(|(t, l)| {
-            Some((
-                *t,
-                l.strip_prefix("PROGRESS ")?
-                    .split(' ')
-                    .next()?
-                    .parse()
-                    .ok()?,
-            ))
-        })
-        .collect();
-    let complete = out.iter().find(|(_, l)| l == "FINISHED")?.0;
-    Some(phases(ready, &samples, complete))
-}
-
-/// The number after `"key":` in a flat JSON line.
-fn json_number(line: &str, key: &str) -> Option<f64> {
-    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = line.get(at..)?;
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(rest.len());
-    rest.get(..end)?.parse().ok()
-}
-
 fn write_payload(path: &Path, size: u64) -> Result {
     use std::io::Write;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
@@ -287,12 +226,13 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     let ferro = release_ferro()?;
+    let reference = cpu_reference()?;
     let opts = Options {
         size,
         repeat: repeat.max(1),
         rows,
     };
-    in_scratch_dir("bench-swarm", |work| bench(&ferro, work, &opts))
+    in_scratch_dir("bench-swarm", |work| bench(&ferro, &reference, work, &opts))
 }
 
 /// A seeder process, its tracker and the torrent that announces to it.
@@ -385,7 +325,7 @@ fn leecher_cmd(ferro: &Path, leecher: &str, s: &Seeder, dir: &Path) -> Result<Co
     })
 }
 
-fn bench(ferro: &Path, work: &Path, opts: &Options) -> Result {
+fn bench(ferro: &Path, reference: &Path, work: &Path, opts: &Options) -> Result {
     let size = opts.size;
     let seed_dir = work.join("seed");
     std::fs::create_dir_all(&seed_dir).map_err(|e| e.to_string())?;
@@ -404,6 +344,14 @@ fn bench(ferro: &Path, work: &Path, opts: &Options) -> Result {
         .arg(work.join("hash-only.torrent"))
         .arg(&payload);
     let create = timed(c, Duration::from_secs(300), None)?;
+    // Ferro's own SHA-1, in memory and from the warm cache (median of 3).
+    let mut refs = Vec::new();
+    for _ in 0..3 {
+        settle(&payload)?;
+        refs.push(sha1_reference(reference, &payload)?);
+    }
+    let sha1_memory = median(refs.iter().map(|r| r.0).collect());
+    let sha1_read = median(refs.iter().map(|r| r.1).collect());
 
     let mut seeders = Vec::new();
     for kind in SEEDERS {
@@ -421,6 +369,9 @@ fn bench(ferro: &Path, work: &Path, opts: &Options) -> Result {
     }
     if wanted("dd") {
         pairs.push(("dd", "dd"));
+    }
+    if wanted("tcp") {
+        pairs.push(("tcp", "tcp"));
     }
     let mut results: Vec<Vec<Measure>> = vec![Vec::new(); pairs.len()];
     let mut dropped_all = true;
@@ -440,6 +391,8 @@ fn bench(ferro: &Path, work: &Path, opts: &Options) -> Result {
                     .arg(format!("of={}", got.display()))
                     .arg(format!("count={}", size / MIB));
                 timed(c, Duration::from_secs(300), None)?
+            } else if seeder == "tcp" {
+                tcp_floor(reference, &payload)?
             } else {
                 let s = &seeders
                     .iter()
@@ -473,7 +426,51 @@ fn bench(ferro: &Path, work: &Path, opts: &Options) -> Result {
     print_table(&pairs, &results, size, opts.repeat);
     let gib = size as f64 / (1024.0 * MIB as f64);
     println!(
-        "\nSHA-1 over the payload (warm cache): sha1sum {:.2} s CPU ({:.2} s per GiB, {:.0} MB/s); \
+        "\nSHA-1 over the payload with Ferro's sha1 crate, one thread, median of 3: {:.2} s CPU per GiB \
+         over the bytes in memory (the reference of the CPU goal), {:.2} s per GiB reading them from \
+         a warm page cache too.",
+        sha1_memory / gib,
+        sha1_read / gib,
+    );
+    let ferro_rows: Vec<(String, f64)> = pairs
+        .iter()
+        .zip(&results)
+        .filter(|((_, l), ms)| *l == "ferro" && !ms.is_empty())
+        .map(|((s, l), ms)| {
+            (
+                format!("{s} → {l}"),
+                median(ms.iter().map(|m| m.cpu / gib).collect()),
+            )
+        })
+        .collect();
+    let tcp = pairs
+        .iter()
+        .zip(&results)
+        .find(|((s, _), ms)| *s == "tcp" && !ms.is_empty())
+        .map(|(_, ms)| median(ms.iter().map(|m| m.cpu / gib).collect()));
+    if let Some(tcp) = tcp {
+        let floor = tcp + sha1_memory / gib;
+        println!(
+            "Floor of any TCP leecher that hashes what it receives (TCP receive only + in-memory \
+             SHA-1, writing not counted): {floor:.2} s per GiB = {:.2}x the in-memory SHA-1",
+            floor / (sha1_memory / gib).max(1e-3),
+        );
+    }
+    for (row, cpu) in ferro_rows {
+        println!(
+            "CPU goal (issue #5: a Ferro leecher's CPU per GiB <= 1.3x SHA-1 of that GiB): {row} \
+             {cpu:.2} s per GiB = {:.2}x the in-memory SHA-1 ({}), {:.2}x SHA-1 with reading",
+            cpu / (sha1_memory / gib).max(1e-3),
+            if cpu <= 1.3 * sha1_memory / gib {
+                "met"
+            } else {
+                "not met"
+            },
+            cpu / (sha1_read / gib).max(1e-3),
+        );
+    }
+    println!(
+        "SHA-1 over the payload (warm cache): sha1sum {:.2} s CPU ({:.2} s per GiB, {:.0} MB/s); \
          ferro create (Ferro's sha1 crate, {} threads) {:.2} s CPU ({:.2} s per GiB)",
         sha1sum.cpu,
         sha1sum.cpu / gib,
@@ -530,6 +527,8 @@ fn print_table(pairs: &[(&str, &str)], results: &[Vec<Measure>], size: u64, repe
         }
         let name = if *s == "dd" {
             "dd 1 MiB blocks (floor)".to_owned()
+        } else if *s == "tcp" {
+            "TCP receive only (floor)".to_owned()
         } else {
             format!("{s} → {l}")
         };
