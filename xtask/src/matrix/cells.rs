@@ -19,8 +19,6 @@ pub struct Cell {
     pub case: &'static str,
     pub client: &'static str,
     pub direction: String,
-    /// Why the client cannot do this case, when it cannot.
-    pub not_applicable: Option<&'static str>,
     /// Runs in the private network namespace, each party on its own
     /// 10.77.0.x address (`netns.rs`).
     pub netns: bool,
@@ -65,12 +63,15 @@ pub fn cells() -> Vec<Cell> {
                     case,
                     client: c.name(),
                     direction: label(c, d),
-                    not_applicable: not_applicable(case, c, d),
                     netns,
-                    run: if netns {
-                        Box::new(move |ctx| super::pex::pex_on(ctx, c, d, super::pex::Hosts::NETNS))
-                    } else {
-                        Box::new(move |ctx| f(ctx, c, d))
+                    run: match (netns, case) {
+                        (true, "DHT only") => {
+                            Box::new(move |ctx| super::dht_tr::dht_transmission(ctx, d))
+                        }
+                        (true, _) => Box::new(move |ctx| {
+                            super::pex::pex_on(ctx, c, d, super::pex::Hosts::NETNS)
+                        }),
+                        (false, _) => Box::new(move |ctx| f(ctx, c, d)),
                     },
                 });
             }
@@ -80,7 +81,6 @@ pub fn cells() -> Vec<Cell> {
         case: "web seed",
         client: "nginx",
         direction: "nginx → ferro".into(),
-        not_applicable: None,
         netns: false,
         run: Box::new(|ctx| web_seed(ctx, None)),
     });
@@ -89,7 +89,6 @@ pub fn cells() -> Vec<Cell> {
             case: "web seed",
             client: c.name(),
             direction: format!("nginx → {} (ferro's torrent)", c.name()),
-            not_applicable: None,
             netns: false,
             run: Box::new(move |ctx| web_seed(ctx, Some(c))),
         });
@@ -98,24 +97,10 @@ pub fn cells() -> Vec<Cell> {
         case: "swarm",
         client: "all",
         direction: "libtorrent → ferro×2, transmission, aria2c".into(),
-        not_applicable: None,
         netns: false,
         run: Box::new(swarm),
     });
     v
-}
-
-/// Cases a client cannot do, and why (each checked on this machine).
-fn not_applicable(case: &str, c: Client, d: Direction) -> Option<&'static str> {
-    match (case, c, d) {
-        ("DHT only", Client::Transmission, Direction::FromFerro) => Some(
-            "Transmission 3.00 never dials 127.0.0.0/8 peers it hears of (DHT, PEX, tracker, x.pe), so it cannot find Ferro on loopback by DHT",
-        ),
-        ("DHT only", Client::Transmission, Direction::ToFerro) => Some(
-            "Transmission 3.00's DHT bootstraps from dht.transmissionbt.com (tr-dht.c) when it knows few nodes: a public host tests must not contact",
-        ),
-        _ => None,
-    }
 }
 
 /// Cells that need each party on its own address, so they run in the
@@ -124,12 +109,17 @@ fn not_applicable(case: &str, c: Client, d: Direction) -> Option<&'static str> {
 /// 3.00 keeps one peer per IP per torrent (peer-mgr.c: an atom per address,
 /// a second connection from it is "we already have this peer") and never
 /// dials 127.0.0.0/8 peers it hears of.
+/// Transmission's DHT also bootstraps from a public host when it knows few
+/// nodes: only the namespace, with no route out, makes it safe to run.
 fn needs_netns(case: &str, c: Client, d: Direction) -> bool {
-    case == "PEX discovery"
-        && matches!(
+    match case {
+        "PEX discovery" => matches!(
             (c, d),
             (Client::Aria2, Direction::ToFerro) | (Client::Transmission, _)
-        )
+        ),
+        "DHT only" => c == Client::Transmission,
+        _ => false,
+    }
 }
 
 pub(super) fn torrent_path(row: &Path) -> PathBuf {

@@ -2,7 +2,7 @@
 //! `Node` driven by a plain thread over a `std::net::UdpSocket` on 127.0.0.1,
 //! the only node every party is told about.
 
-use std::net::UdpSocket;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,23 +16,35 @@ use crate::Result;
 /// The running node; stopped (thread joined) on drop.
 pub struct BootstrapNode {
     pub port: u16,
+    pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl BootstrapNode {
     pub fn start() -> Result<BootstrapNode> {
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        Self::start_on(super::party::LOOPBACK, &[])
+    }
+
+    /// A node on `ip` (any port) that pings `known` first, so a handful of
+    /// them started one after another all know each other.
+    pub fn start_on(ip: IpAddr, known: &[SocketAddr]) -> Result<BootstrapNode> {
+        let socket = UdpSocket::bind((ip, 0)).map_err(|e| e.to_string())?;
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
             .map_err(|e| e.to_string())?;
-        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        let port = addr.port();
+        let known = known.to_vec();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let mut rng = StdRng::seed_from_u64(u64::from(port));
             let id = NodeId::random(&mut rng);
             let mut node = Node::new(DhtConfig::loopback(), id, rng, Instant::now());
+            for &a in &known {
+                node.add_node(a, Instant::now());
+            }
             let mut buf = vec![0u8; 65_536];
             // Until dropped; each round waits at most 20 ms.
             while !flag.load(Ordering::Relaxed) {
@@ -52,6 +64,7 @@ impl BootstrapNode {
         });
         Ok(BootstrapNode {
             port,
+            addr,
             stop,
             thread: Some(thread),
         })

@@ -2,11 +2,13 @@
 //! run inside a private network namespace.
 //!
 //! On 127.0.0.1 aria2c leaves every peer with the recipient's IP out of its
-//! ut_pex, and Transmission 3.00 keeps one peer per IP and never dials a
-//! 127.0.0.0/8 peer it hears of. So `cargo xtask interop` re-executes itself
-//! as `unshare -n -- xtask matrix-netns ...`: the child is in a network
-//! namespace of its own whose only interface is `lo`, brings `lo` up, adds
-//! 10.77.0.1-3 to it (client, Ferro X, Ferro Y), runs those cells and prints
+//! ut_pex, Transmission 3.00 keeps one peer per IP and never dials a
+//! 127.0.0.0/8 peer it hears of, and Transmission's DHT bootstraps from a
+//! public host when it knows few nodes. So `cargo xtask interop` re-executes
+//! itself as `unshare -n -- xtask matrix-netns ...`: the child is in a
+//! network namespace of its own whose only interface is `lo`, brings `lo`
+//! up, adds 10.77.0.1-3 to it (client, Ferro X, Ferro Y) and 10.77.0.10-21
+//! (DHT nodes, `dht_tr.rs`), runs those cells and prints
 //! each row as one `ROW {json}` line on stdout. The namespace has no route
 //! anywhere else, so nothing a party does can leave the machine; it ends
 //! with its last process. The parent starts the child before its own cells
@@ -44,6 +46,18 @@ fn netns_id() -> Result<String> {
     std::fs::read_link("/proc/self/ns/net")
         .map(|p| p.display().to_string())
         .map_err(|e| format!("/proc/self/ns/net: {e}"))
+}
+
+/// Whether this process's network namespace has no interface but `lo`
+/// (`/proc/net/dev` lists the interfaces of the caller's namespace): nothing
+/// sent from here can leave the machine.
+pub fn isolated() -> bool {
+    std::fs::read_to_string("/proc/net/dev").is_ok_and(|t| {
+        t.lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .all(|name| name.trim() == "lo")
+    })
 }
 
 /// Starts the child for the namespace cells matching `filter`, or says why
@@ -170,14 +184,16 @@ pub fn child_main(args: &[String]) -> Result {
         .unwrap_or_default();
     // Never touch the host's `lo`: only inside a namespace of our own.
     let here = netns_id()?;
-    if here == value("--host-netns")? {
+    if here == value("--host-netns")? || !isolated() {
         return Err(format!(
             "{SUBCOMMAND} runs only inside `unshare -n` (still in {here})"
         ));
     }
     crate::run_status(Command::new("ip").args(["link", "set", "lo", "up"]))?;
-    for a in ADDRS {
-        crate::run_status(Command::new("ip").args(["addr", "add", a, "dev", "lo"]))?;
+    let dht_nodes = (0..super::dht_tr::NODES)
+        .map(|i| format!("10.77.0.{}/24", super::dht_tr::FIRST_NODE_HOST + i));
+    for a in ADDRS.iter().map(|a| a.to_string()).chain(dht_nodes) {
+        crate::run_status(Command::new("ip").args(["addr", "add", &a, "dev", "lo"]))?;
     }
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let ctx = Ctx::new(&ferro, &work, mib)?;

@@ -222,7 +222,7 @@ pub(super) fn pex_on(ctx: &Ctx, c: Client, d: Direction, hosts: Hosts) -> Result
                     let id = *id;
                     let mut ok = false;
                     for _ in 0..40 {
-                        let (from_pex, dialed) = tr.pex_peers(id)?;
+                        let (from_pex, dialed) = tr.peers_from(id, "fromPex")?;
                         ok = from_pex > 0 && dialed.contains(&y_addr);
                         if ok {
                             break;

@@ -7,7 +7,7 @@
 //! magnet `x.pe`); it accepts incoming connections, so Ferro dials it.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -36,6 +36,20 @@ impl Transmission {
     /// Starts a daemon whose config and default download dir are under
     /// `dir`, with peers on `ip`:`peer_port` (RPC stays on 127.0.0.1).
     pub fn start(dir: &Path, ip: IpAddr, peer_port: u16) -> Result<Transmission> {
+        Self::start_with_dht(dir, ip, peer_port, &[])
+    }
+
+    /// [`start`](Self::start), with its DHT on when `dht_nodes` is not
+    /// empty: they are the only nodes in its `dht.dat`, so it pings them
+    /// first (tr-dht.c; its public bootstrap host is tried too when it
+    /// knows few nodes, which only the network namespace makes safe: there
+    /// it has no route and fails).
+    pub fn start_with_dht(
+        dir: &Path,
+        ip: IpAddr,
+        peer_port: u16,
+        dht_nodes: &[SocketAddr],
+    ) -> Result<Transmission> {
         let bin = Path::new("/usr/bin/transmission-daemon");
         if !bin.exists() {
             return Err(
@@ -47,7 +61,7 @@ impl Transmission {
         std::fs::create_dir_all(&config).map_err(|e| e.to_string())?;
         let rpc_port = free_port()?;
         let settings = json!({
-            "dht-enabled": false,
+            "dht-enabled": !dht_nodes.is_empty(),
             "lpd-enabled": false,
             "utp-enabled": false,
             "pex-enabled": true,
@@ -79,6 +93,30 @@ impl Transmission {
         });
         std::fs::write(config.join("settings.json"), settings.to_string())
             .map_err(|e| e.to_string())?;
+        if !dht_nodes.is_empty() {
+            // Its DHT would look up and contact a public bootstrap host
+            // when it knows few nodes: only where nothing can leave.
+            if !super::netns::isolated() {
+                return Err(
+                    "Transmission's DHT runs only inside the matrix's network namespace".into(),
+                );
+            }
+            // Its saved state, bencoded: {"id": 20 bytes, "nodes": compact
+            // IPv4 node addresses, 6 bytes each}.
+            let mut nodes = Vec::new();
+            for a in dht_nodes {
+                if let IpAddr::V4(v4) = a.ip() {
+                    nodes.extend_from_slice(&v4.octets());
+                    nodes.extend_from_slice(&a.port().to_be_bytes());
+                }
+            }
+            let mut dat = b"d2:id20:".to_vec();
+            dat.extend((0..20u8).map(|i| i.wrapping_mul(37) ^ (peer_port as u8)));
+            dat.extend_from_slice(format!("5:nodes{}:", nodes.len()).as_bytes());
+            dat.extend_from_slice(&nodes);
+            dat.push(b'e');
+            std::fs::write(config.join("dht.dat"), dat).map_err(|e| e.to_string())?;
+        }
         let mut c = Command::new(bin);
         c.arg("--foreground").arg("--config-dir").arg(&config);
         let proc = Proc::spawn("transmission-daemon", c)?;
@@ -213,16 +251,16 @@ impl Transmission {
         })
     }
 
-    /// The torrent's connected peers that Transmission first heard of from
-    /// a ut_pex message (`peersFrom.fromPex`), and the addresses of the
-    /// connected peers it dialed itself (`peers[].isIncoming` false).
-    pub fn pex_peers(&mut self, id: i64) -> Result<(u64, Vec<String>)> {
+    /// How many connected peers Transmission first heard of from `source`
+    /// (a `peersFrom` key: "fromPex", "fromDht", ...), and the addresses of
+    /// the connected peers it dialed itself (`peers[].isIncoming` false).
+    pub fn peers_from(&mut self, id: i64, source: &str) -> Result<(u64, Vec<String>)> {
         let a = self.call(
             "torrent-get",
             json!({"ids": [id], "fields": ["peersFrom", "peers"]}),
         )?;
         let t = &a["torrents"][0];
-        let from_pex = t["peersFrom"]["fromPex"].as_u64().unwrap_or(0);
+        let count = t["peersFrom"][source].as_u64().unwrap_or(0);
         let dialed = t["peers"]
             .as_array()
             .map(|ps| {
@@ -232,7 +270,7 @@ impl Transmission {
                     .collect()
             })
             .unwrap_or_default();
-        Ok((from_pex, dialed))
+        Ok((count, dialed))
     }
 
     /// Polls (bounded by `timeout`) until the torrent is complete.
