@@ -205,3 +205,34 @@ pub fn child_main(args: &[String]) -> Result {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_cross_the_pipe_unchanged() {
+        let row = Row {
+            case: "PEX discovery".into(),
+            client: "transmission".into(),
+            direction: "transmission → ferro".into(),
+            outcome: Outcome::Pass,
+            secs: 140.25,
+            mbps: Some(0.125),
+            note: "a \"quoted\" note | with a pipe".into(),
+        };
+        let back = row_from_json(&row_to_json(&row)).unwrap();
+        assert_eq!(row_to_json(&back), row_to_json(&row));
+        assert_eq!(back.direction, "transmission → ferro");
+        assert!(matches!(back.outcome, Outcome::Pass));
+        let failed = Row {
+            outcome: Outcome::Fail,
+            mbps: None,
+            ..row
+        };
+        let back = row_from_json(&row_to_json(&failed)).unwrap();
+        assert!(matches!(back.outcome, Outcome::Fail));
+        assert_eq!(back.mbps, None);
+        assert!(row_from_json("not json").is_err());
+    }
+}
