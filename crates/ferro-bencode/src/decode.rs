@@ -211,6 +211,9 @@ struct Parser<'p, 'a> {
     tape: &'p mut Vec<Token>,
 }
 
+// Offsets and tape indices are u32, and their `as u32` and `+ 1` cannot
+// overflow: `decode_prefix` refuses inputs over u32::MAX bytes, and every
+// token takes at least two of them, so there are fewer than u32::MAX / 2.
 impl Parser<'_, '_> {
     /// Appends a token; leaves (strings, integers) get `next` = their own index + 1.
     fn push(&mut self, mut t: Token, at: usize) -> Result<u32, Error> {

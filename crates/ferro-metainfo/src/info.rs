@@ -206,11 +206,14 @@ impl Info {
     /// last one; `None` when out of range.
     pub fn piece_size(&self, piece: u32) -> Option<u64> {
         let start = self.piece_offset(piece)?;
+        // start < total_length: the parser checked that the pieces cover
+        // exactly total_length, and `piece` is below their count.
         Some(self.piece_length.min(self.total_length - start))
     }
 
     /// Size of the last piece in bytes (between 1 and [`Info::piece_length`]).
     pub fn last_piece_size(&self) -> u64 {
+        // At least one piece (total_length > 0), covering total_length exactly.
         self.total_length - (self.pieces.len() as u64 - 1) * self.piece_length
     }
 
