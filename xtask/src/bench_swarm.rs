@@ -25,61 +25,29 @@
 //! DHT/LSD/UPnP/NAT-PMP off (xtask/interop/client_lt_peer.py); aria2c with
 //! DHT, LPD and PEX off, bound to 127.0.0.1, no file preallocation.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::swarm::{
     Guard, MIB, create_torrent, free_port, in_scratch_dir, release_ferro, size_arg, start_tracker,
 };
 use crate::{Result, root};
 
+mod measure;
 mod phases;
 mod reference;
+use measure::{Measure, keep_late_logs, timed, timed_logged, wait_line, watch_lines};
 use phases::{ferro_phases, lt_phases};
 use reference::{cpu_reference, sha1_reference, tcp_floor};
 
 const SEEDERS: [&str; 2] = ["ferro", "libtorrent"];
 const LEECHERS: [&str; 3] = ["ferro", "libtorrent", "aria2c"];
+/// Seconds from ready to first byte beyond which a row's logs are kept.
+const LATE_FIRST_BYTE: f64 = 2.0;
 
 /// Turns a leecher's output lines (seconds from its start, text) into phases.
 type PhaseParser = fn(&[(f64, String)]) -> Option<Phases>;
-
-/// Lines a child printed on stdout, each with the time it arrived.
-type Lines = mpsc::Receiver<(Instant, String)>;
-
-/// Reads `child`'s stdout (piped) line by line on a thread.
-fn watch_lines(child: &mut std::process::Child) -> Lines {
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        std::thread::spawn(move || {
-            // Ends at the child's EOF.
-            for line in std::io::BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send((Instant::now(), line)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    rx
-}
-
-/// Waits (at most `timeout`) for a line satisfying `pred`.
-fn wait_line(lines: &Lines, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result {
-    let deadline = Instant::now() + timeout;
-    // Bounded by the deadline.
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok((_, l)) if pred(&l) => return Ok(()),
-            Ok(_) => {}
-            Err(_) => return Err(format!("no expected output line in {timeout:?}")),
-        }
-    }
-}
 
 /// Where a leecher's wall time went, in seconds from its start.
 #[derive(Clone, Copy, Default)]
@@ -90,77 +58,6 @@ struct Phases {
     first_byte: f64,
     /// The last piece verified (`completed` / `FINISHED`).
     complete: f64,
-}
-
-/// A leecher's measurements, from `/usr/bin/time -f "%U %S %M"` and its output.
-#[derive(Clone, Copy)]
-struct Measure {
-    wall: f64,
-    cpu: f64,
-    /// The kernel's share of `cpu` (socket reads, page-cache writes).
-    sys: f64,
-    rss_kib: u64,
-    phases: Option<Phases>,
-}
-
-/// Runs `cmd` under GNU time; `progress` turns its stdout lines into phases.
-fn timed(cmd: Command, timeout: Duration, progress: Option<PhaseParser>) -> Result<Measure> {
-    let report = std::env::temp_dir().join(format!("ferro-bench-time-{}", std::process::id()));
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .args(["-f", "%U %S %M", "-o"])
-        .arg(&report)
-        .arg(cmd.get_program())
-        .args(cmd.get_args())
-        .stdout(Stdio::piped());
-    if let Some(dir) = cmd.get_current_dir() {
-        timed.current_dir(dir);
-    }
-    let start = Instant::now();
-    let mut child = Guard(
-        timed
-            .spawn()
-            .map_err(|e| format!("cannot run /usr/bin/time: {e}"))?,
-    );
-    let lines = watch_lines(&mut child.0);
-    // Bounded by `timeout`.
-    let status = loop {
-        if let Some(s) = child.0.try_wait().map_err(|e| e.to_string())? {
-            break s;
-        }
-        if start.elapsed() > timeout {
-            return Err(format!("leecher did not finish in {timeout:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let wall = start.elapsed().as_secs_f64();
-    let text = std::fs::read_to_string(&report).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(&report);
-    if !status.success() {
-        return Err(format!("leecher failed: {status}: {text}"));
-    }
-    // The reader thread ends at EOF, right after the exit.
-    let out: Vec<(f64, String)> =
-        std::iter::from_fn(|| lines.recv_timeout(Duration::from_secs(2)).ok())
-            .map(|(t, l)| (t.saturating_duration_since(start).as_secs_f64(), l))
-            .collect();
-    let nums: Vec<f64> = text
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    match nums.as_slice() {
-        [u, s, m] => Ok(Measure {
-            wall,
-            cpu: u + s,
-            sys: *s,
-            rss_kib: *m as u64,
-            phases: progress.and_then(|f| f(&out)),
-        }),
-        _ => Err(format!("cannot read /usr/bin/time output {text:?}")),
-    }
 }
 
 fn write_payload(path: &Path, size: u64) -> Result {
@@ -254,6 +151,12 @@ fn start_seeder(ferro: &Path, kind: &str, work: &Path, payload: &Path) -> Result
             let mut c = Command::new(ferro);
             c.arg("seed").arg(&torrent).arg(seed_dir);
             c.args(["--port", &port.to_string(), "--json", "--no-dht"]);
+            // Connection events only (a few lines per leecher): the
+            // evidence when a row's first byte is late.
+            c.env("RUST_LOG", "ferro_client=debug");
+            let log =
+                std::fs::File::create(work.join("ferro-seeder.log")).map_err(|e| e.to_string())?;
+            c.stderr(log);
             c
         }
         _ => {
@@ -293,6 +196,7 @@ fn leecher_cmd(ferro: &Path, leecher: &str, s: &Seeder, dir: &Path) -> Result<Co
             let mut c = Command::new(ferro);
             c.arg("download").arg(&s.torrent).arg("-o").arg(dir);
             c.args(["--port", "0", "--json", "--no-dht", "--peer", &peer]);
+            c.env("RUST_LOG", "ferro_client=debug");
             c
         }
         "libtorrent" => {
@@ -405,7 +309,9 @@ fn bench(ferro: &Path, reference: &Path, work: &Path, opts: &Options) -> Result 
                     "libtorrent" => Some(lt_phases),
                     _ => None,
                 };
-                let m = timed(cmd, Duration::from_secs(600), progress)?;
+                let log = work.join("leecher.log");
+                let m = timed_logged(cmd, Duration::from_secs(600), progress, Some(&log))?;
+                keep_late_logs(&m, work, &log, &format!("{seeder}-{leecher}-{round}"))?;
                 if !files_equal(&got, &payload)? {
                     return Err(format!(
                         "{seeder} → {leecher}: the download differs from the payload"
