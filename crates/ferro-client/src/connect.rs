@@ -20,6 +20,11 @@ use crate::{Config, Error};
 /// Initial read buffer size.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How long two connections to one peer (dialled in opposite directions)
+/// both stand before we close one: time for the peer to close the one it
+/// drops.
+const DUPLICATE_GRACE: Duration = Duration::from_secs(3);
+
 /// Dials `addr`, handshakes and runs the connection to its end.
 pub(crate) async fn run_outgoing(
     shared: Arc<TorrentShared>,
@@ -133,7 +138,7 @@ pub(crate) async fn run(
 }
 
 fn register(
-    shared: &TorrentShared,
+    shared: &Arc<TorrentShared>,
     addr: SocketAddr,
     theirs: &Handshake,
 ) -> Result<PeerKey, Error> {
@@ -150,16 +155,35 @@ fn register(
     }
     // Only outgoing connections are in `connecting` while they run.
     let outgoing = st.connecting.contains(&addr);
+    // A duplicate dialled the other way, settled after a grace period.
+    let mut settle_later = None;
     if let Some((&old, slot)) = st.peers.iter().find(|(_, p)| p.peer_id == theirs.peer_id) {
         let same_ip = slot.addr.ip() == addr.ip();
-        let (our_id, their_id) = (&shared.config.peer_id, &theirs.peer_id);
-        if !same_ip || !new_replaces_duplicate(slot.outgoing, outgoing, our_id, their_id) {
+        if !same_ip {
             return Err(refuse("already connected to this peer id"));
         }
-        if let Some(slot) = st.peers.remove(&old) {
-            slot.wake.notify_one();
-            shared.session_peers.fetch_sub(1, Ordering::Relaxed);
-            tracing::debug!(addr = %slot.addr, "connection replaced by a newer one from the same peer");
+        if slot.outgoing == outgoing {
+            // The same client reconnecting: the old connection is stale.
+            if let Some(slot) = st.peers.remove(&old) {
+                slot.wake.notify_one();
+                shared.session_peers.fetch_sub(1, Ordering::Relaxed);
+                tracing::debug!(addr = %slot.addr, "connection replaced by a newer one from the same peer");
+            }
+        } else {
+            // Both sides dialled, at once or one of them again while
+            // connected. Clients differ in which connection they keep:
+            // libtorrent the one dialled by the higher peer id, aria2 and
+            // Transmission the older one (they close the newcomer). Deciding
+            // here alone can close the one the peer keeps, and then both
+            // die: keep both for a moment, let the peer close the one it
+            // drops, and settle by peer id only if both still stand.
+            let new_wins = new_replaces_duplicate(
+                slot.outgoing,
+                outgoing,
+                &shared.config.peer_id,
+                &theirs.peer_id,
+            );
+            settle_later = Some((old, new_wins));
         }
     }
     if st.peers.len() >= shared.config.max_peers_per_torrent {
@@ -208,16 +232,36 @@ fn register(
         },
     );
     shared.session_peers.fetch_add(1, Ordering::Relaxed);
+    if let Some((old, new_wins)) = settle_later {
+        let (keep, close) = if new_wins { (key, old) } else { (old, key) };
+        tokio::spawn(settle_duplicate(shared.clone(), keep, close));
+    }
     Ok(key)
+}
+
+/// After [`DUPLICATE_GRACE`], closes `close` if `keep` (the same peer's
+/// connection in the other direction) still stands too.
+async fn settle_duplicate(shared: Arc<TorrentShared>, keep: PeerKey, close: PeerKey) {
+    tokio::time::sleep(DUPLICATE_GRACE).await;
+    let mut st = shared.lock();
+    if !st.peers.contains_key(&keep) {
+        return;
+    }
+    if let Some(slot) = st.peers.remove(&close) {
+        slot.wake.notify_one();
+        shared.session_peers.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!(addr = %slot.addr, "duplicate connection closed (the peer kept both)");
+    }
 }
 
 /// Whether a new connection to a peer id we are connected to already (from
 /// the same IP) replaces the old one. In the same direction it is the same
 /// client reconnecting, and the old connection is stale (e.g. a magnet's
 /// metadata connection the remote has closed but we have not yet seen
-/// close): the new one wins. In opposite directions both sides dialled at
-/// once: each side keeps the connection dialled by the higher peer id, so
-/// both keep the same one (refusing every duplicate would drop both).
+/// close): the new one wins. In opposite directions both sides dialled:
+/// the connection dialled by the higher peer id wins, as in libtorrent, so
+/// both keep the same one; `register` applies it only if the peer has not
+/// closed either connection within [`DUPLICATE_GRACE`].
 fn new_replaces_duplicate(
     old_outgoing: bool,
     new_outgoing: bool,
