@@ -249,6 +249,18 @@ impl Session {
     }
 }
 
+/// An IPv4 peer accepted on a dual-stack (`[::]`) listener arrives as an
+/// IPv4-mapped IPv6 address (`[::ffff:127.0.0.1]`); every other place
+/// (trackers, dials, PEX, bans) names it in IPv4. Unmapped, an incoming
+/// peer's address and its listen address compare equal to the ones we dial,
+/// so we never dial a peer already connected to us, and two simultaneous
+/// connections between the same two peers are recognised as duplicates of
+/// one host, where the peer-id rule keeps the same one on both sides
+/// (bench-swarm's 10 s first byte: each side kept a different one).
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
 async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
     let mut stop = inner.stop.subscribe();
     let pending = inner.pending.clone();
@@ -256,6 +268,7 @@ async fn accept_loop(inner: Arc<SessionInner>, listener: TcpListener) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
+                    let addr = canonical(addr);
                     let slot = pending.admit(inner.config.max_pending_handshakes);
                     let inner = inner.clone();
                     tokio::spawn(async move {
@@ -400,4 +413,20 @@ pub(crate) fn new_shared(
         pending_verify: AtomicU64::new(0),
         verify_slots: tokio::sync::Semaphore::new(crate::storage::hashing_threads() + 1),
     })
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::canonical;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn ipv4_mapped_peers_are_named_in_ipv4() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:6881".parse().unwrap();
+        let v4: SocketAddr = "127.0.0.1:6881".parse().unwrap();
+        assert_eq!(canonical(mapped), v4);
+        assert_eq!(canonical(v4), v4);
+        let v6: SocketAddr = "[::1]:6881".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
+    }
 }
