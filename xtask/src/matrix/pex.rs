@@ -138,11 +138,12 @@ pub(super) fn pex_on(ctx: &Ctx, c: Client, d: Direction, hosts: Hosts) -> Result
             let x_port = a_port;
             let (x_addr, y_addr) = (at(hosts.x, x_port), at(hosts.y, y_port));
             let client_addr = at(hosts.client, l_port);
-            // Transmission leeches first and X dials it as soon as X is up:
-            // X's first ut_pex to it names Y the moment Y connects.
+            // A client that cannot be told whom to dial leeches first, and
+            // X dials it as soon as X is up (a refused dial would wait a
+            // minute): X's first ut_pex to it names Y the moment Y connects.
             let mut early = None;
             let start = Instant::now();
-            if c == Client::Transmission {
+            if c != Client::Libtorrent {
                 early = Some(cases::leech(
                     ctx,
                     Who::Client(c),
@@ -152,6 +153,7 @@ pub(super) fn pex_on(ctx: &Ctx, c: Client, d: Direction, hosts: Hosts) -> Result
                     &client_find,
                     &row,
                 )?);
+                party::wait_port_on(hosts.client, l_port, Duration::from_secs(30))?;
             }
             let mut xc = crate::swarm::seed_command(&ctx.ferro, &t, data, x_port);
             xc.args([
@@ -168,13 +170,13 @@ pub(super) fn pex_on(ctx: &Ctx, c: Client, d: Direction, hosts: Hosts) -> Result
             let mut x = party::Proc::spawn("ferro seed X", xc)?;
             x.wait_line(Duration::from_secs(60), |_| true)?;
             party::wait_port_on(hosts.x, x_port, Duration::from_secs(30))?;
-            // Y speaks no PEX with Transmission's row: it must not hear of
-            // Transmission from X and dial it first (Transmission then
-            // never dials Y itself, and its count of peers by PEX stays 0).
-            let no_pex: &[&str] = if c == Client::Transmission {
-                &["--no-pex"]
-            } else {
+            // Y speaks no PEX with aria2c and Transmission: it must not hear
+            // of the client from X and dial it first (the client then never
+            // dials Y itself). libtorrent reports each peer's source instead.
+            let no_pex: &[&str] = if c == Client::Libtorrent {
                 &[]
+            } else {
+                &["--no-pex"]
             };
             let y_dir = row.join("y");
             let mut y = limited_leecher(&y_dir, hosts.y, y_port, "256K", &x_addr, no_pex)?;
@@ -231,9 +233,10 @@ pub(super) fn pex_on(ctx: &Ctx, c: Client, d: Direction, hosts: Hosts) -> Result
                     }
                     ok
                 }
+                // aria2c's info log names each address it dials.
                 _ => std::fs::read_to_string(out.with_extension("aria2.log"))
                     .unwrap_or_default()
-                    .contains(&y_addr),
+                    .contains(&format!("Connecting to {y_addr}")),
             };
             if !heard {
                 return Err(format!(
