@@ -67,9 +67,10 @@ const HELP: &str = "usage: cargo xtask <task>
                                         Transmission, aria2c, opentracker, nginx) and the
                                         ignored interop_* tests; a table and N passed, N failed
   install-clients                       install the Debian packages interop needs
-  bench-swarm [--mib N] [--repeat N] [--rows S:L,..,dd]
-                                        1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers
-                                        and a dd floor row; page cache dropped before each row (root); medians
+  bench-swarm [--mib N] [--repeat N] [--rows S:L,..,dd,tcp]
+                                        1 GiB: {Ferro, libtorrent} seeders x {Ferro, libtorrent, aria2c} leechers,
+                                        dd and TCP-receive floor rows, Ferro's SHA-1 in memory (the CPU goal's
+                                        reference); page cache dropped before each row (root); medians
   e2e [--mib N]                         64 MiB swarm with the release binary: tracker, seeder, 3 leechers, SIGKILL + resume
   chaos [--rounds N] [--mib N] [--seed S] [--debug] [--disk-only]
                                         SIGKILL a leecher at random moments (download, recheck) N times (20); it must finish intact;
