@@ -7,6 +7,10 @@ shares 127.0.0.1, so several connections per IP are allowed. The settings go
 to the session constructor, so nothing is contacted even briefly.
 """
 
+import os
+import signal
+import sys
+
 import libtorrent as lt
 
 
@@ -49,3 +53,9 @@ def connect_peers(handle, peers):
     """Dials every "host:port" of `peers` for the torrent `handle`."""
     for p in peers:
         handle.connect_peer(addr(p))
+
+
+def hard_timeout(seconds, what="timeout"):
+    """Ends the process (exit 3, `what` on stderr) after `seconds`, whatever it is doing."""
+    signal.signal(signal.SIGALRM, lambda *_: (print(what, file=sys.stderr), os._exit(3)))
+    signal.alarm(int(seconds))

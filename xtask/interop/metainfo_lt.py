@@ -15,18 +15,16 @@ within a hard timeout.
 """
 import json
 import os
-import signal
 import sys
 import time
 
 import libtorrent as lt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lt_loopback import loopback_settings  # noqa: E402
+from lt_loopback import hard_timeout, loopback_settings  # noqa: E402
 
 HARD_TIMEOUT = 60
-signal.signal(signal.SIGALRM, lambda *_: (print("timeout", file=sys.stderr), os._exit(3)))
-signal.alarm(HARD_TIMEOUT)
+hard_timeout(HARD_TIMEOUT)
 
 
 def create(path, out, piece_size, kind):

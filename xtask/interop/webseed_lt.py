@@ -12,20 +12,18 @@ exits by itself within a hard timeout.
 """
 import json
 import os
-import signal
 import sys
 import time
 
 import libtorrent as lt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lt_loopback import loopback_settings  # noqa: E402
+from lt_loopback import hard_timeout, loopback_settings  # noqa: E402
 
 
 def main():
     torrent, save_path, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    signal.signal(signal.SIGALRM, lambda *_: (print("hard timeout", file=sys.stderr), os._exit(3)))
-    signal.alarm(timeout + 15)
+    hard_timeout(timeout + 15, "hard timeout")
     settings = loopback_settings(
         alert_mask=lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
     )
