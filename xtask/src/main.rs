@@ -34,6 +34,13 @@ fn main() -> ExitCode {
         Some((c, r)) => (c.as_str(), r),
         None => ("help", &[][..]),
     };
+    // `cargo xtask <task> --help` prints the help instead of starting the task
+    // (every task takes its flags by hand, and several run for minutes).
+    let cmd = if rest.iter().any(|a| a == "--help" || a == "-h") {
+        "help"
+    } else {
+        cmd
+    };
     let result = match cmd {
         "interop" => interop::run(rest),
         "install-clients" => interop::install_clients(),
