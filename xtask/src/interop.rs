@@ -19,6 +19,9 @@ const PACKAGES: &[&str] = &[
     "nginx-light",
     "transmission-daemon",
     "transmission-cli",
+    // `ip` sets up the private network namespace of the matrix's
+    // distinct-address cells (matrix/netns.rs); `unshare` is util-linux.
+    "iproute2",
 ];
 
 pub fn install_clients() -> Result {
