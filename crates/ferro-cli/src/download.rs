@@ -72,7 +72,8 @@ pub(crate) struct Common {
     /// Use only this local address: accept peers on it, dial peers from it,
     /// and run the DHT's UDP socket on it (e.g. 192.168.1.20, or 127.0.0.2
     /// for a local swarm; default: listen on every address, the system picks
-    /// the source of each dial). Tracker and web seed HTTP are not bound.
+    /// the source of each dial). Tracker and web seed requests leave from it
+    /// too.
     #[arg(long, value_name = "ADDR")]
     bind: Option<std::net::IpAddr>,
     /// Dial this peer directly (repeatable).

@@ -20,8 +20,9 @@ pub struct Config {
     /// addresses then shows peers a chosen IP. A peer of the other IP
     /// family cannot be dialed from it and fails to connect.
     /// [`Config::bind`] sets this and [`listen_addr`](Config::listen_addr)
-    /// together. Tracker announces and web seeds are plain HTTP/UDP clients
-    /// and are not bound.
+    /// together. Tracker announces (HTTP and UDP) and web seed requests
+    /// leave from it too; a tracker or web seed of the other family then
+    /// fails like such a peer.
     pub outgoing_addr: Option<IpAddr>,
     /// TCP port to accept peers on (default 6881; when taken, the next free
     /// one up to 6891, then any). 0 picks any free port.

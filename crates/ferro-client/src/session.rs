@@ -162,13 +162,19 @@ impl Session {
     pub async fn new(config: Config) -> Result<Session, Error> {
         let listener = bind(&config).await?;
         let listen_addr = listener.local_addr()?;
-        let tracker = TrackerClient::new(TrackerClientConfig::default())?;
+        // Tracker and web seed requests leave from the address peer dials
+        // leave from (`Config::outgoing_addr`, set by `Config::bind`).
+        let mut tracker_config = TrackerClientConfig::default();
+        tracker_config.http.local_address = config.outgoing_addr;
+        let tracker = TrackerClient::new(tracker_config)?;
         let (stop, _) = watch::channel(false);
         let dht = match &config.dht {
             Some(o) => Some(crate::dht::SessionDht::start(o, listen_addr).await?),
             None => None,
         };
-        let web_client = ferro_webseed::WebSeedClient::new(config.web_seeds.client.clone())
+        let mut web_config = config.web_seeds.client.clone();
+        web_config.local_address = web_config.local_address.or(config.outgoing_addr);
+        let web_client = ferro_webseed::WebSeedClient::new(web_config)
             .map_err(|e| Error::Internal(format!("web seed HTTP client: {e}")))?;
         let inner = Arc::new(SessionInner {
             download_limit: config.download_limit.map(|r| Arc::new(RateLimiter::new(r))),

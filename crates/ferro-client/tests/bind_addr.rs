@@ -125,3 +125,43 @@ async fn an_outgoing_address_of_the_other_family_fails_the_dial_only() {
     assert!(handle.connected_peers().is_empty());
     session.shutdown().await;
 }
+
+#[tokio::test]
+async fn tracker_and_web_seed_requests_come_from_the_outgoing_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = common::make_payload(tmp.path(), 40_000);
+    // Bare sockets on 127.0.0.3 stand in for an HTTP tracker, a UDP tracker
+    // and a web seed: only the source address of what arrives matters.
+    let http = TcpListener::bind(SocketAddr::new(THREE, 0)).await.unwrap();
+    let udp = tokio::net::UdpSocket::bind(SocketAddr::new(THREE, 0))
+        .await
+        .unwrap();
+    let web = TcpListener::bind(SocketAddr::new(THREE, 0)).await.unwrap();
+    let trackers = [
+        format!("http://{}/announce", http.local_addr().unwrap()),
+        format!("udp://{}", udp.local_addr().unwrap()),
+    ];
+    let torrent = common::make_torrent(&seed_dir, 16 * 1024, &trackers);
+    let session = Session::new(common::config().bind(TWO)).await.unwrap();
+    let mut add = AddTorrent::new(torrent, tmp.path().join("leech"));
+    add.web_seeds = vec![format!("http://{}/", web.local_addr().unwrap())];
+    session.add_torrent(add).await.unwrap();
+    let wait = Duration::from_secs(10);
+    let (_, from) = tokio::time::timeout(wait, http.accept())
+        .await
+        .expect("an HTTP announce")
+        .unwrap();
+    assert_eq!(from.ip(), TWO, "source of the HTTP announce");
+    let mut buf = [0u8; 2048];
+    let (_, from) = tokio::time::timeout(wait, udp.recv_from(&mut buf))
+        .await
+        .expect("a UDP connect request")
+        .unwrap();
+    assert_eq!(from.ip(), TWO, "source of the UDP tracker request");
+    let (_, from) = tokio::time::timeout(wait, web.accept())
+        .await
+        .expect("a web seed request")
+        .unwrap();
+    assert_eq!(from.ip(), TWO, "source of the web seed request");
+    session.shutdown().await;
+}

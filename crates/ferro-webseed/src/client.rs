@@ -32,6 +32,9 @@ pub struct ClientConfig {
     pub max_fetch_len: u64,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Source address of the connections to web seeds (`None`: the system
+    /// picks), e.g. the address a client is bound to.
+    pub local_address: Option<std::net::IpAddr>,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +46,7 @@ impl Default for ClientConfig {
             max_requests_per_host: 4,
             max_fetch_len: 64 * 1024 * 1024,
             user_agent: concat!("ferro/", env!("CARGO_PKG_VERSION")).to_owned(),
+            local_address: None,
         }
     }
 }
@@ -83,6 +87,7 @@ impl WebSeedClient {
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.timeout)
             .user_agent(config.user_agent.clone())
+            .local_address(config.local_address)
             .no_proxy()
             .build()
             .map_err(|e| Error::Transport(chain(&e)))?;

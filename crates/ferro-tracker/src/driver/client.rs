@@ -13,7 +13,8 @@ use crate::{
 /// Configuration of a [`TrackerClient`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrackerClientConfig {
-    /// HTTP limits.
+    /// HTTP limits. Its `local_address` is the source address of UDP
+    /// tracker requests too.
     pub http: HttpConfig,
     /// UDP timing.
     pub udp: UdpConfig,
@@ -28,6 +29,7 @@ pub struct TrackerClientConfig {
 pub struct TrackerClient {
     http: HttpTracker,
     udp_config: UdpConfig,
+    local_address: Option<std::net::IpAddr>,
     udp: Mutex<HashMap<String, Arc<Mutex<UdpTracker>>>>,
 }
 
@@ -39,6 +41,7 @@ impl TrackerClient {
     /// A client with `config`.
     pub fn new(config: TrackerClientConfig) -> Result<Self, Error> {
         Ok(TrackerClient {
+            local_address: config.http.local_address,
             http: HttpTracker::new(config.http)?,
             udp_config: config.udp,
             udp: Mutex::new(HashMap::new()),
@@ -72,7 +75,8 @@ impl TrackerClient {
             None => {
                 // Resolve and bind without holding the map.
                 let fresh = Arc::new(Mutex::new(
-                    UdpTracker::connect(url, self.udp_config.clone()).await?,
+                    UdpTracker::connect_from(url, self.local_address, self.udp_config.clone())
+                        .await?,
                 ));
                 let mut map = self.udp.lock().await;
                 if map.len() >= MAX_UDP_TRACKERS && !map.contains_key(url) {

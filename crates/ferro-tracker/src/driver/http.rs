@@ -1,5 +1,6 @@
 //! HTTP(S) announce and scrape over reqwest.
 
+use std::net::IpAddr;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Source address of the connections to trackers (`None`: the system
+    /// picks), e.g. the address a client is bound to.
+    pub local_address: Option<IpAddr>,
 }
 
 impl Default for HttpConfig {
@@ -30,6 +34,7 @@ impl Default for HttpConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("ferro/", env!("CARGO_PKG_VERSION")).to_owned(),
+            local_address: None,
         }
     }
 }
@@ -68,6 +73,7 @@ impl HttpTracker {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent.clone())
+            .local_address(config.local_address)
             .no_proxy()
             .build()
             .map_err(|e| Error::Transport(e.to_string()))?;

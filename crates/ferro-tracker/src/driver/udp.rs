@@ -1,6 +1,6 @@
 //! UDP announce and scrape (BEP 15) over a tokio socket.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -42,21 +42,41 @@ fn host_port(url: &str) -> Result<(String, u16), Error> {
 impl UdpTracker {
     /// Resolves the `udp://` URL and binds a socket of the same family.
     pub async fn connect(url: &str, config: UdpConfig) -> Result<Self, Error> {
+        Self::connect_from(url, None, config).await
+    }
+
+    /// As [`connect`](Self::connect), with the socket bound to `local` when
+    /// given (it must be of the tracker's address family).
+    pub async fn connect_from(
+        url: &str,
+        local: Option<IpAddr>,
+        config: UdpConfig,
+    ) -> Result<Self, Error> {
         let (host, port) = host_port(url)?;
         let tracker = tokio::net::lookup_host((host.as_str(), port))
             .await
             .map_err(|e| Error::Transport(format!("resolving {host}: {e}")))?
             .next()
             .ok_or_else(|| Error::Transport(format!("{host} has no address")))?;
-        Self::with_addr(tracker, config).await
+        Self::with_addr_from(tracker, local, config).await
     }
 
     /// A client for the tracker at `tracker`.
     pub async fn with_addr(tracker: SocketAddr, config: UdpConfig) -> Result<Self, Error> {
-        let local: SocketAddr = if tracker.is_ipv6() {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        } else {
-            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        Self::with_addr_from(tracker, None, config).await
+    }
+
+    /// A client for the tracker at `tracker`, its socket bound to `local`
+    /// when given (else to the unspecified address of the tracker's family).
+    pub async fn with_addr_from(
+        tracker: SocketAddr,
+        local: Option<IpAddr>,
+        config: UdpConfig,
+    ) -> Result<Self, Error> {
+        let local: SocketAddr = match local {
+            Some(ip) => (ip, 0).into(),
+            None if tracker.is_ipv6() => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+            None => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
         };
         let socket = UdpSocket::bind(local).await.map_err(|e| Error::Bind {
             addr: local,
