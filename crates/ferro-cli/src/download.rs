@@ -85,6 +85,10 @@ pub(crate) struct Common {
     /// Fetch pieces from this web seed too (BEP 19 HTTP URL; repeatable).
     #[arg(long, value_name = "URL")]
     web_seed: Vec<String>,
+    /// For a magnet link: give up when no peer has sent the metadata after
+    /// this many seconds. Peers found by the DHT alone can take minutes.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    metadata_timeout: u64,
     /// Most peer connections.
     #[arg(long, value_name = "N", default_value_t = 50)]
     max_peers: usize,
@@ -192,6 +196,7 @@ impl Common {
         magnet.web_seeds.extend(self.web_seed.iter().cloned());
         let mut add = AddMagnet::new(magnet, dir);
         add.peers = self.peers()?;
+        add.metadata_timeout = std::time::Duration::from_secs(self.metadata_timeout);
         Ok(add)
     }
 
@@ -592,6 +597,23 @@ mod tests {
     #[test]
     fn no_pex_turns_peer_exchange_off() {
         assert!(!config(&["--no-pex"]).pex);
+    }
+
+    #[test]
+    fn metadata_timeout_reaches_the_magnet() {
+        let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
+        let dir = std::path::PathBuf::from("dl");
+        let common = |args: &[&str]| {
+            let mut all = vec!["ferro"];
+            all.extend_from_slice(args);
+            Args::parse_from(all).common
+        };
+        let add = common(&[]).add_magnet(magnet, dir.clone()).unwrap();
+        assert_eq!(add.metadata_timeout.as_secs(), 300);
+        let add = common(&["--metadata-timeout", "7"])
+            .add_magnet(magnet, dir)
+            .unwrap();
+        assert_eq!(add.metadata_timeout.as_secs(), 7);
     }
 
     #[test]
