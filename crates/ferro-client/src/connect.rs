@@ -164,11 +164,12 @@ fn register(
         }
         if slot.outgoing == outgoing {
             // The same client reconnecting: the old connection is stale.
-            if let Some(slot) = st.peers.remove(&old) {
-                slot.wake.notify_one();
-                shared.session_peers.fetch_sub(1, Ordering::Relaxed);
-                tracing::debug!(addr = %slot.addr, "connection replaced by a newer one from the same peer");
-            }
+            close_peer(
+                shared,
+                &mut st,
+                old,
+                "connection replaced by a newer one from the same peer",
+            );
         } else {
             // Both sides dialled, at once or one of them again while
             // connected. Clients differ in which connection they keep:
@@ -192,11 +193,7 @@ fn register(
                 // Full of connections that do nothing (e.g. a burst of
                 // sockets that handshook and went quiet): the newcomer
                 // takes the place of the one idle the longest.
-                if let Some(slot) = st.peers.remove(&old) {
-                    slot.wake.notify_one();
-                    shared.session_peers.fetch_sub(1, Ordering::Relaxed);
-                    tracing::debug!(addr = %slot.addr, "idle peer replaced by a newcomer");
-                }
+                close_peer(shared, &mut st, old, "idle peer replaced by a newcomer");
             }
             None => return Err(refuse("too many peers for this torrent")),
         }
@@ -244,13 +241,23 @@ fn register(
 async fn settle_duplicate(shared: Arc<TorrentShared>, keep: PeerKey, close: PeerKey) {
     tokio::time::sleep(DUPLICATE_GRACE).await;
     let mut st = shared.lock();
-    if !st.peers.contains_key(&keep) {
-        return;
+    if st.peers.contains_key(&keep) {
+        close_peer(
+            &shared,
+            &mut st,
+            close,
+            "duplicate connection closed (the peer kept both)",
+        );
     }
-    if let Some(slot) = st.peers.remove(&close) {
+}
+
+/// Closes connection `key` from outside its task: its slot goes (the peer
+/// task sees that when woken and ends) and the session count drops.
+fn close_peer(shared: &TorrentShared, st: &mut crate::torrent::State, key: PeerKey, why: &str) {
+    if let Some(slot) = st.peers.remove(&key) {
         slot.wake.notify_one();
         shared.session_peers.fetch_sub(1, Ordering::Relaxed);
-        tracing::debug!(addr = %slot.addr, "duplicate connection closed (the peer kept both)");
+        tracing::debug!(addr = %slot.addr, "{why}");
     }
 }
 
