@@ -571,10 +571,14 @@ mod tests {
         common: Common,
     }
 
-    fn config(args: &[&str]) -> ferro_client::Config {
+    fn common(args: &[&str]) -> Common {
         let mut all = vec!["ferro"];
         all.extend_from_slice(args);
-        Args::parse_from(all).common.config()
+        Args::parse_from(all).common
+    }
+
+    fn config(args: &[&str]) -> ferro_client::Config {
+        common(args).config()
     }
 
     #[test]
@@ -603,11 +607,6 @@ mod tests {
     fn metadata_timeout_reaches_the_magnet() {
         let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
         let dir = std::path::PathBuf::from("dl");
-        let common = |args: &[&str]| {
-            let mut all = vec!["ferro"];
-            all.extend_from_slice(args);
-            Args::parse_from(all).common
-        };
         let add = common(&[]).add_magnet(magnet, dir.clone()).unwrap();
         assert_eq!(add.metadata_timeout.as_secs(), 300);
         let add = common(&["--metadata-timeout", "7"])

@@ -29,7 +29,6 @@ pub struct TrackerClientConfig {
 pub struct TrackerClient {
     http: HttpTracker,
     udp_config: UdpConfig,
-    local_address: Option<std::net::IpAddr>,
     udp: Mutex<HashMap<String, Arc<Mutex<UdpTracker>>>>,
 }
 
@@ -41,7 +40,6 @@ impl TrackerClient {
     /// A client with `config`.
     pub fn new(config: TrackerClientConfig) -> Result<Self, Error> {
         Ok(TrackerClient {
-            local_address: config.http.local_address,
             http: HttpTracker::new(config.http)?,
             udp_config: config.udp,
             udp: Mutex::new(HashMap::new()),
@@ -75,8 +73,12 @@ impl TrackerClient {
             None => {
                 // Resolve and bind without holding the map.
                 let fresh = Arc::new(Mutex::new(
-                    UdpTracker::connect_from(url, self.local_address, self.udp_config.clone())
-                        .await?,
+                    UdpTracker::connect_from(
+                        url,
+                        self.http.config().local_address,
+                        self.udp_config.clone(),
+                    )
+                    .await?,
                 ));
                 let mut map = self.udp.lock().await;
                 if map.len() >= MAX_UDP_TRACKERS && !map.contains_key(url) {
