@@ -60,23 +60,6 @@ struct Phases {
     complete: f64,
 }
 
-fn write_payload(path: &Path, size: u64) -> Result {
-    use std::io::Write;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut buf = vec![0u8; MIB as usize];
-    for _ in 0..size / MIB {
-        for chunk in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-        f.write_all(&buf).map_err(|e| e.to_string())?;
-    }
-    f.flush().map_err(|e| e.to_string())
-}
-
 /// Writes back dirty pages, drops the page cache (root only) and reads
 /// `warm` so the seeders serve it from memory. Returns whether the cache
 /// could be dropped.
@@ -148,9 +131,8 @@ fn start_seeder(ferro: &Path, kind: &str, work: &Path, payload: &Path) -> Result
     let port = free_port()?;
     let mut cmd = match kind {
         "ferro" => {
-            let mut c = Command::new(ferro);
-            c.arg("seed").arg(&torrent).arg(seed_dir);
-            c.args(["--port", &port.to_string(), "--json", "--no-dht"]);
+            let mut c = crate::swarm::seed_command(ferro, &torrent, seed_dir, port);
+            c.arg("--no-dht");
             // Connection events only (a few lines per leecher): the
             // evidence when a row's first byte is late.
             c.env("RUST_LOG", "ferro_client=debug");
@@ -234,7 +216,7 @@ fn bench(ferro: &Path, reference: &Path, work: &Path, opts: &Options) -> Result 
     let seed_dir = work.join("seed");
     std::fs::create_dir_all(&seed_dir).map_err(|e| e.to_string())?;
     let payload = seed_dir.join("payload.bin");
-    write_payload(&payload, size)?;
+    crate::swarm::write_files(&seed_dir, &[("payload.bin", size)], 0x2545_f491_4f6c_dd1d)?;
     let wanted = |row: &str| opts.rows.is_empty() || opts.rows.iter().any(|r| r == row);
 
     // SHA-1 over the payload from a warm cache: coreutils, then Ferro's

@@ -118,24 +118,44 @@ pub fn create_torrent(
 /// Writes DIR/payload: a multi-file tree of `size` pseudo-random bytes whose
 /// pieces cross file boundaries (with an empty file).
 pub fn write_payload(dir: &Path, size: u64) -> Result {
-    let p = dir.join("payload");
-    std::fs::create_dir_all(p.join("sub")).map_err(|e| e.to_string())?;
     let sizes = [
-        ("a.bin", size / 3 + 12_345),
-        ("empty.txt", 0),
-        ("sub/b.bin", size / 2 + 777),
-        ("sub/c.bin", size - size / 3 - 12_345 - size / 2 - 777),
+        ("payload/a.bin", size / 3 + 12_345),
+        ("payload/empty.txt", 0),
+        ("payload/sub/b.bin", size / 2 + 777),
+        (
+            "payload/sub/c.bin",
+            size - size / 3 - 12_345 - size / 2 - 777,
+        ),
     ];
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for (name, len) in sizes {
-        let mut buf = vec![0u8; len as usize];
-        for chunk in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    write_files(dir, &sizes, 0x9e37_79b9_7f4a_7c15)
+}
+
+/// Writes `files` (relative path, length) of pseudo-random bytes under `dir`.
+pub fn write_files(dir: &Path, files: &[(&str, u64)], seed: u64) -> Result {
+    use std::io::Write;
+    let mut x = seed | 1;
+    for (name, len) in files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
         }
-        std::fs::write(p.join(name), buf).map_err(|e| e.to_string())?;
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+        let mut left = *len;
+        let mut buf = vec![0u8; 1 << 16];
+        while left > 0 {
+            for chunk in buf.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+            }
+            let n = left.min(buf.len() as u64) as usize;
+            f.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+            left -= n as u64;
+        }
+        f.flush().map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -85,36 +85,6 @@ impl Payload {
     }
 }
 
-/// Writes `files` (relative path, length) of pseudo-random bytes under `dir`.
-pub fn write_files(dir: &Path, files: &[(&str, u64)], seed: u64) -> Result {
-    use std::io::Write;
-    let mut x = seed | 1;
-    for (name, len) in files {
-        let path = dir.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?,
-        );
-        let mut left = *len;
-        let mut buf = vec![0u8; 1 << 16];
-        while left > 0 {
-            for chunk in buf.chunks_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-            }
-            let n = left.min(buf.len() as u64) as usize;
-            f.write_all(&buf[..n]).map_err(|e| e.to_string())?;
-            left -= n as u64;
-        }
-        f.flush().map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
 /// sha256 of `dir/rel` (coreutils `sha256sum`; xtask is a debug build).
 pub fn sha256(path: &Path) -> Result<String> {
     let line = crate::run_output(std::process::Command::new("sha256sum").arg(path))?;

@@ -495,7 +495,8 @@ fn world_readable(dir: &Path) -> Result {
 
 // ---------------------------------------------------------------- payloads
 
-pub use super::cases::{sha256, verify, write_files};
+pub use super::cases::{sha256, verify};
+pub use crate::swarm::write_files;
 
 /// Waits (bounded) until the tracker's HTTP scrape of `info_hash` (hex) counts
 /// at least one seeder (`seeders`) or leecher: the party that must be found
